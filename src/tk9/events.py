@@ -1,0 +1,170 @@
+"""The event model: the envelope every log entry has, and the typed payloads.
+
+An event is ``{seq, epoch, timestamp, event_type, payload}``. ``seq`` is assigned by the log in
+the append transaction (strictly increasing from 1 within a session's stream); ``epoch``
+identifies the stream, so a cursor from a different incarnation of the log is recognised.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class AgentName(StrEnum):
+    """The seven agents, in pipeline order. The names are part of the product."""
+
+    ORCHESTRATOR = "Orchestrator"
+    BROWSER = "Browser"
+    EDITOR = "Editor"
+    RESEARCHER = "Researcher"
+    WRITER = "Writer"
+    PUBLISHER = "Publisher"
+    TRANSLATOR = "Translator"
+
+
+AGENTS: tuple[AgentName, ...] = tuple(AgentName)
+
+
+class AgentStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class RunStatus(StrEnum):
+    """Overall status of a research session. The last four are terminal."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+TERMINAL_RUN_STATUSES = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED}
+)
+
+
+class EventType(StrEnum):
+    RESEARCH_STATUS = "research_status"
+    AGENT_UPDATE = "agent_update"
+    FILE_GENERATED = "file_generated"
+    LOG = "log"
+    ERROR = "error"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class FileKind(StrEnum):
+    MD = "md"
+    PDF = "pdf"
+    DOCX = "docx"
+    HTML = "html"
+
+
+Progress = Annotated[int, Field(ge=0, le=100)]
+Text = Annotated[str, Field(max_length=4000)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResearchStatusPayload(_Payload):
+    """Overall run status, emitted by the Orchestrator."""
+
+    status: RunStatus
+    progress: Progress
+    stage: Text = ""
+    error: Text | None = None
+
+
+class AgentUpdatePayload(_Payload):
+    agent: AgentName
+    status: AgentStatus
+    progress: Progress = 0
+    message: Text = ""
+
+
+class FileGeneratedPayload(_Payload):
+    """A file fully written to disk (atomically) and ready to download."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    kind: FileKind
+    language: Annotated[str, Field(min_length=2, max_length=16)]
+    size_bytes: Annotated[int, Field(ge=0)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    path: Annotated[str, Field(max_length=1024)]
+    """Download path relative to the site root, e.g. ``/api/sessions/{id}/files/{name}``."""
+
+
+class LogPayload(_Payload):
+    level: LogLevel = LogLevel.INFO
+    message: Text
+    agent: AgentName | None = None
+
+
+class ErrorPayload(_Payload):
+    code: Annotated[str, Field(max_length=64)]
+    message: Text
+    agent: AgentName | None = None
+
+
+Payload = (
+    ResearchStatusPayload | AgentUpdatePayload | FileGeneratedPayload | LogPayload | ErrorPayload
+)
+
+PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
+    EventType.RESEARCH_STATUS: ResearchStatusPayload,
+    EventType.AGENT_UPDATE: AgentUpdatePayload,
+    EventType.FILE_GENERATED: FileGeneratedPayload,
+    EventType.LOG: LogPayload,
+    EventType.ERROR: ErrorPayload,
+}
+
+
+def event_type_of(payload: Payload) -> EventType:
+    """The event type a payload model belongs to."""
+    for event_type, model in PAYLOAD_MODELS.items():
+        if type(payload) is model:
+            return event_type
+    raise TypeError(f"not an event payload: {type(payload).__name__}")
+
+
+def validate_payload(event_type: EventType | str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Check ``payload`` against its schema and return its canonical JSON form."""
+    model = PAYLOAD_MODELS[EventType(event_type)]
+    return model.model_validate(payload).model_dump(mode="json")
+
+
+class Event(BaseModel):
+    """A log entry as stored and as sent on the wire."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: Annotated[int, Field(ge=1)]
+    epoch: str
+    timestamp: float
+    """Wall-clock time of the append, Unix seconds."""
+    event_type: EventType
+    payload: dict[str, Any]
+
+    def typed_payload(self) -> Payload:
+        """The payload parsed into its model."""
+        model = PAYLOAD_MODELS[self.event_type]
+        return model.model_validate(self.payload)  # type: ignore[return-value]
+
+
+EVENT_LIST = TypeAdapter(list[Event])

@@ -1,0 +1,99 @@
+"""The ``EventLog`` port: one durable, append-only event stream per session.
+
+Every backend (memory, SQLite, Redis Streams) implements this interface and passes the same
+contract test suite (``tests/log/test_contract.py``).
+
+Semantics every backend guarantees:
+
+* ``append`` assigns ``seq`` = previous + 1 (starting at 1) inside the append transaction and
+  returns only once the entry is durable for that backend (SQLite: the WAL commit).
+* ``read(after=N)`` returns entries with ``seq > N`` in order, at most ``limit`` of them.
+* ``wait(after=N)`` returns as soon as an entry with ``seq > N`` exists (immediately if one
+  already does), or when ``timeout`` passes; it never polls the database in a loop.
+* A stream is identified by ``(session_id, epoch)``. The epoch is fixed when the stream is
+  created; a cursor carrying another epoch refers to a stream that no longer exists.
+* ``first_seq`` is the lowest seq still readable (1 unless the stream was trimmed); cursors
+  below ``first_seq - 1`` are past retention.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from tk9.events import Event, EventType
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """Where a session's stream stands."""
+
+    session_id: str
+    epoch: str
+    first_seq: int
+    """Lowest seq still readable; ``last_seq + 1`` when the stream is empty."""
+    last_seq: int
+    """Highest seq appended; 0 when the stream is empty."""
+    created_at: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class EventLog(ABC):
+    """Port implemented by every event-log backend. All methods are coroutine-safe."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect / create the schema. Idempotent."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release resources and wake every waiter."""
+
+    @abstractmethod
+    async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
+        """Create an empty stream with a new epoch. Raises ``Conflict`` if it exists."""
+
+    @abstractmethod
+    async def info(self, session_id: str) -> StreamInfo:
+        """Raises ``SessionNotFound`` for an unknown session."""
+
+    @abstractmethod
+    async def list(self) -> list[StreamInfo]:
+        """All streams, newest first."""
+
+    @abstractmethod
+    async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
+        """Merge ``meta`` into the stream's metadata (e.g. a cached status for listings)."""
+
+    @abstractmethod
+    async def delete(self, session_id: str) -> None:
+        """Remove the stream and its entries; waiters are woken. Unknown ids raise."""
+
+    @abstractmethod
+    async def append(
+        self, session_id: str, event_type: EventType, payload: dict[str, Any]
+    ) -> Event:
+        """Append one entry (payload already validated) and return it with its seq."""
+
+    @abstractmethod
+    async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
+        """Entries with ``seq > after``, ascending, at most ``limit``."""
+
+    @abstractmethod
+    async def wait(self, session_id: str, after: int, timeout: float) -> bool:
+        """Block until an entry with ``seq > after`` exists; True if so, False on timeout."""
+
+    async def __aenter__(self) -> EventLog:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def append_payload(log: EventLog, session_id: str, payload: Any) -> Event:
+    """Append a typed payload model (see :mod:`tk9.events`), deriving its event type."""
+    from tk9.events import event_type_of
+
+    return await log.append(session_id, event_type_of(payload), payload.model_dump(mode="json"))

@@ -1,0 +1,1 @@
+"""The seven research agents, their engines, corpus, publishing and translation."""

@@ -1,0 +1,1 @@
+"""Thin FastAPI/Starlette drivers: REST, WebSocket, SSE, long-poll, static files."""

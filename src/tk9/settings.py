@@ -1,0 +1,76 @@
+"""The one validated configuration object, built at the edge (CLI / app factory) and passed down.
+
+Every field can be set from the environment with the ``TK9_`` prefix (``TK9_PORT=9000``) or
+from a ``.env`` file in the working directory. No module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TK9_", env_file=".env", extra="ignore")
+
+    # --- serving ---------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("./data")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = True
+    static_dir: Path | None = None
+    """Built dashboard assets; default: ``frontend/dist`` next to the package, if present."""
+
+    # --- event log ---------------------------------------------------------------------------
+    log_backend: Literal["sqlite", "memory", "redis"] = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """FULL: an append that returned survives power loss; NORMAL: survives a process crash."""
+    tail_cache_size: int = Field(default=2048, ge=0)
+    """Recent entries per session kept in memory so live fan-out does not hit the database."""
+
+    # --- delivery protocol ---------------------------------------------------------------------
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+    heartbeat_timeout: float = Field(default=10.0, gt=0)
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    replay_batch: int = Field(default=500, ge=1, le=10_000)
+    outbound_buffer: int = Field(default=256, ge=1)
+    """Frames a connection may have queued for the transport before it stops reading the log."""
+    send_timeout: float = Field(default=30.0, gt=0)
+    """A viewer whose socket accepts nothing for this long is closed (it will resume)."""
+    longpoll_max_wait: float = Field(default=30.0, ge=0)
+    sse_keepalive: float = Field(default=15.0, gt=0)
+
+    # --- research ----------------------------------------------------------------------------
+    engine: Literal["extractive", "llm"] = "extractive"
+    max_sections: int = Field(default=5, ge=1, le=20)
+    max_concurrent_runs: int = Field(default=2, ge=1)
+    corpus_dir: Path | None = None
+    use_wiki_corpus: bool = True
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=120.0, gt=0)
+    search_provider: Literal["none", "tavily", "brave"] = "none"
+    search_api_key: SecretStr | None = None
+    search_base_url: str | None = None
+    demo_producer: bool = False
+    """Use the scripted demo producer instead of the research pipeline (development aid)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.engine == "llm" and not (self.llm_base_url and self.llm_model):
+            raise ValueError("engine=llm needs TK9_LLM_BASE_URL and TK9_LLM_MODEL")
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tk9.sqlite3"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
