@@ -59,7 +59,7 @@ class EventLog(ABC):
         """Raises ``SessionNotFound`` for an unknown session."""
 
     @abstractmethod
-    async def list(self) -> list[StreamInfo]:
+    async def list_streams(self) -> list[StreamInfo]:
         """All streams, newest first."""
 
     @abstractmethod
