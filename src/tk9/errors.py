@@ -123,3 +123,42 @@ class ResearchError(Tk9Error):
 
     code = "research_failed"
     status = 500
+
+
+class GapError(Tk9Error):
+    """An event skipped past the next expected ``seq``: the viewer missed events.
+
+    Raised by the projection; the driver heals it by resuming from its cursor (``expected - 1``),
+    never by applying the event. ``expected`` and ``got`` are the seqs involved.
+    """
+
+    code = "gap"
+    status = 409
+    retryable = True
+
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(
+            f"gap in event stream: expected seq {expected}, got {got}", expected=expected, got=got
+        )
+        self.expected = expected
+        self.got = got
+
+
+class EpochMismatch(Tk9Error):
+    """An event belongs to another incarnation (epoch) of the stream than the state it meets.
+
+    Seqs of different epochs are not comparable, so the viewer must reset from a snapshot.
+    """
+
+    code = "epoch_mismatch"
+    status = 409
+    retryable = True
+
+    def __init__(self, expected: str, got: str) -> None:
+        super().__init__(
+            f"event from epoch {got!r} applied to state of epoch {expected!r}",
+            expected=expected,
+            got=got,
+        )
+        self.expected = expected
+        self.got = got
