@@ -1,0 +1,319 @@
+"""The server side of one subscription, as a pure state machine.
+
+The WebSocket endpoint is a thin loop around :class:`ServerConnection`:
+
+1. it computes the resume decision (:func:`tk9.protocol.cursor.decide_resume`) and calls
+   :meth:`ServerConnection.start` (replay) or :meth:`ServerConnection.start_with_reset`;
+2. while :meth:`read_request` says so, it reads that many entries after the cursor from the
+   log and hands them to :meth:`feed`, which returns the frames to send (duplicates dropped,
+   gaps refused — the handoff from history to live is just "read after the cursor" again);
+3. every client text frame goes through :meth:`receive`;
+4. it calls :meth:`tick` at :meth:`next_deadline` for heartbeats;
+5. after each frame is written to the socket it calls :meth:`sent`.
+
+Nothing here blocks or does I/O; time is passed in as ``now`` (monotonic seconds). A viewer
+that stops reading holds at most ``outbound_limit`` frames in flight: the connection simply
+stops asking for more, and catches up from the log when the socket drains. The producer and
+other viewers never wait for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from tk9.errors import CloseCode, ProtocolError, should_reconnect
+from tk9.events import Event
+from tk9.protocol.cursor import ResetReason
+from tk9.protocol.messages import (
+    CLIENT_FRAME,
+    Ack,
+    ClientPing,
+    ClientPong,
+    ErrorFrame,
+    EventFrame,
+    Hello,
+    Reset,
+    ServerPing,
+    ServerPong,
+)
+from tk9.state import SessionState
+
+ServerFrameOut = Hello | EventFrame | Reset | ServerPing | ServerPong | ErrorFrame
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolConfig:
+    heartbeat_interval: float = 15.0
+    heartbeat_timeout: float = 10.0
+    max_frame_bytes: int = 64 * 1024
+    outbound_limit: int = 256
+    send_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection with ``code``; ``frame`` (if any) is sent first."""
+
+    code: int
+    reason: str
+    frame: ErrorFrame | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AckObserved:
+    """A cumulative ack arrived; ``lag`` is seconds from sending ``seq`` to its ack."""
+
+    seq: int
+    lag: float | None
+
+
+Output = ServerFrameOut | Close | AckObserved
+
+
+@dataclass(slots=True)
+class _Heartbeat:
+    last_ping_at: float
+    last_received_at: float
+    ping_outstanding_at: float | None = None
+
+
+@dataclass
+class ConnectionStats:
+    replayed: int = 0
+    delivered: int = 0
+    duplicates_dropped: int = 0
+    acked: int = 0
+    pings_sent: int = 0
+
+
+@dataclass
+class ServerConnection:
+    """Per-connection protocol state. Create one per accepted socket."""
+
+    session_id: str
+    epoch: str
+    config: ProtocolConfig
+    now: float
+    cursor: int = 0
+    """Seq of the last event handed out for sending."""
+    head_at_start: int = 0
+    started: bool = False
+    closed: Close | None = None
+    stats: ConnectionStats = field(default_factory=ConnectionStats)
+    _in_flight: int = 0
+    _oldest_unsent_at: float | None = None
+    _sent_at: OrderedDict[int, float] = field(default_factory=OrderedDict)
+    _hb: _Heartbeat | None = None
+
+    # --- start ------------------------------------------------------------------------------
+
+    def start(self, after: int, head: int) -> list[Output]:
+        """Begin replaying after ``after`` (a cursor the resume decision accepted)."""
+        self._begin(after, head)
+        return [self._hello(resume_from=after)]
+
+    def start_with_reset(
+        self, reason: ResetReason, snapshot: SessionState, head: int
+    ) -> list[Output]:
+        """Begin with a reset: the client replaces its state with ``snapshot``."""
+        self._begin(snapshot.seq, head)
+        hello = self._hello(resume_from=snapshot.seq)
+        return [hello, Reset(reason=reason.value, snapshot=snapshot)]
+
+    def _begin(self, cursor: int, head: int) -> None:
+        if self.started:
+            raise RuntimeError("connection already started")
+        self.started = True
+        self.cursor = cursor
+        self.head_at_start = head
+        self._hb = _Heartbeat(last_ping_at=self.now, last_received_at=self.now)
+
+    def _hello(self, resume_from: int) -> Hello:
+        return Hello(
+            session_id=self.session_id,
+            epoch=self.epoch,
+            head=self.head_at_start,
+            resume_from=resume_from,
+            heartbeat_interval=self.config.heartbeat_interval,
+            heartbeat_timeout=self.config.heartbeat_timeout,
+        )
+
+    # --- log -> client ------------------------------------------------------------------------
+
+    def read_request(self) -> int:
+        """How many entries after :attr:`cursor` the driver may read now (0: none)."""
+        if self.closed is not None or not self.started:
+            return 0
+        return max(0, self.config.outbound_limit - self._in_flight)
+
+    def feed(self, events: Sequence[Event], now: float) -> list[Output]:
+        """Entries read from the log after :attr:`cursor`; returns frames to send, in order.
+
+        Entries at or below the cursor are dropped (duplicates). The first new entry must be
+        ``cursor + 1``: anything else is a gap, which is refused (nothing is sent, the cursor
+        stays, and the driver reads again) — a viewer never receives a hole.
+        """
+        out: list[Output] = []
+        if self.closed is not None:
+            return out
+        for event in events:
+            if event.seq <= self.cursor:
+                self.stats.duplicates_dropped += 1
+                continue
+            if event.seq != self.cursor + 1 or event.epoch != self.epoch:
+                break
+            self.cursor = event.seq
+            if event.seq <= self.head_at_start:
+                self.stats.replayed += 1
+            self.stats.delivered += 1
+            self._in_flight += 1
+            if self._oldest_unsent_at is None:
+                self._oldest_unsent_at = now
+            self._sent_at[event.seq] = now
+            if len(self._sent_at) > 4 * self.config.outbound_limit:
+                self._sent_at.popitem(last=False)
+            out.append(EventFrame(event=event))
+        return out
+
+    def sent(self, count: int, now: float) -> None:
+        """``count`` event frames were written to the transport."""
+        self._in_flight = max(0, self._in_flight - count)
+        self._oldest_unsent_at = None if self._in_flight == 0 else now
+
+    # --- client -> server ---------------------------------------------------------------------
+
+    def receive(self, data: str | bytes, now: float) -> list[Output]:
+        """A frame from the client. Bad frames close the connection with a 44xx/1003 code."""
+        if self.closed is not None:
+            return []
+        if self._hb is not None:
+            self._hb.last_received_at = now
+            self._hb.ping_outstanding_at = None
+        try:
+            frame = self._parse(data)
+        except ProtocolError as exc:
+            return [self._close(exc.close_code, exc.message, exc.code)]
+        if isinstance(frame, ClientPing):
+            return [ServerPong(ts=frame.ts)]
+        if isinstance(frame, ClientPong):
+            return []
+        return self._on_ack(frame, now)
+
+    def _parse(self, data: str | bytes) -> ClientPing | ClientPong | Ack:
+        if isinstance(data, bytes):
+            raise ProtocolError(
+                "binary frames are not part of the protocol", CloseCode.UNSUPPORTED_DATA
+            )
+        if len(data) > self.config.max_frame_bytes or (
+            len(data) * 4 > self.config.max_frame_bytes
+            and len(data.encode("utf-8")) > self.config.max_frame_bytes
+        ):
+            raise ProtocolError(
+                f"frame larger than {self.config.max_frame_bytes} bytes", CloseCode.FRAME_TOO_LARGE
+            )
+        try:
+            raw = json.loads(data)
+        except ValueError:
+            raise ProtocolError("frame is not valid JSON", CloseCode.MALFORMED_FRAME) from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            raise ProtocolError(
+                "frame must be a JSON object with a type", CloseCode.MALFORMED_FRAME
+            )
+        if raw["type"] not in ("ping", "pong", "ack"):
+            raise ProtocolError(
+                f"unknown frame type {raw['type'][:32]!r}", CloseCode.UNKNOWN_FRAME_TYPE
+            )
+        try:
+            return CLIENT_FRAME.validate_python(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ProtocolError(
+                f"invalid {raw['type']} frame: {where}: {first['msg']}", CloseCode.MALFORMED_FRAME
+            ) from None
+
+    def _on_ack(self, ack: Ack, now: float) -> list[Output]:
+        if ack.seq > self.cursor:
+            return [
+                self._close(
+                    CloseCode.BAD_CURSOR,
+                    f"ack for seq {ack.seq} beyond the last delivered seq {self.cursor}",
+                    "bad_ack",
+                )
+            ]
+        if ack.seq <= self.stats.acked:
+            return []
+        self.stats.acked = ack.seq
+        sent_at = self._sent_at.get(ack.seq)
+        while self._sent_at and next(iter(self._sent_at)) <= ack.seq:
+            self._sent_at.popitem(last=False)
+        return [AckObserved(seq=ack.seq, lag=None if sent_at is None else now - sent_at)]
+
+    # --- time -------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` must next be called (monotonic seconds), or ``None``."""
+        if self._hb is None or self.closed is not None:
+            return None
+        deadline = self._hb.last_ping_at + self.config.heartbeat_interval
+        if self._hb.ping_outstanding_at is not None:
+            deadline = min(deadline, self._hb.ping_outstanding_at + self.config.heartbeat_timeout)
+        if self._oldest_unsent_at is not None:
+            deadline = min(deadline, self._oldest_unsent_at + self.config.send_timeout)
+        return deadline
+
+    def tick(self, now: float) -> list[Output]:
+        """Heartbeat bookkeeping: send a ping every interval; close a connection found dead."""
+        hb = self._hb
+        if hb is None or self.closed is not None:
+            return []
+        if (
+            self._oldest_unsent_at is not None
+            and now - self._oldest_unsent_at >= self.config.send_timeout
+        ):
+            return [
+                self._close(
+                    CloseCode.SLOW_CONSUMER,
+                    f"viewer accepted nothing for {self.config.send_timeout:g}s",
+                    "slow_consumer",
+                )
+            ]
+        if (
+            hb.ping_outstanding_at is not None
+            and now - hb.ping_outstanding_at >= self.config.heartbeat_timeout
+        ):
+            return [
+                self._close(
+                    CloseCode.HEARTBEAT_TIMEOUT,
+                    f"no frame within {self.config.heartbeat_timeout:g}s of a ping",
+                    "heartbeat_timeout",
+                )
+            ]
+        if now - hb.last_ping_at >= self.config.heartbeat_interval:
+            hb.last_ping_at = now
+            if hb.ping_outstanding_at is None:
+                hb.ping_outstanding_at = now
+            self.stats.pings_sent += 1
+            return [ServerPing(ts=round(now, 6))]
+        return []
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def _close(self, code: CloseCode, message: str, error_code: str) -> Close:
+        frame = ErrorFrame(
+            code=error_code,
+            message=message,
+            retryable=should_reconnect(code),
+            close_code=int(code),
+        )
+        self.closed = Close(code=int(code), reason=message[:120], frame=frame)
+        return self.closed
+
+    def shutdown(self) -> Close:
+        """Graceful server shutdown: close with 1012 so the client resumes elsewhere/later."""
+        return self._close(CloseCode.SERVICE_RESTART, "server restarting", "service_restart")
