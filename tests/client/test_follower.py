@@ -6,9 +6,9 @@ import pytest
 
 from tk9.clock import FakeClock
 from tk9.errors import CloseCode
+from tk9.protocol.cursor import Cursor
 from tk9.protocol.follower import (
     Apply,
-    Cursor,
     Follower,
     FollowerPolicy,
     Reconnect,
@@ -54,26 +54,26 @@ def test_applies_in_order_and_drops_duplicates() -> None:
         out += f.on_frame(EventFrame(event=log_event(seq)), clock.monotonic())
     assert applied(out) == [1, 2, 3]
     assert f.duplicates == 2
-    assert f.cursor == Cursor(EPOCH, 3)
+    assert f.cursor == Cursor(seq=3, epoch=EPOCH)
 
 
 def test_gap_asks_to_resume_without_moving_the_cursor() -> None:
     f = make(after=4, epoch=EPOCH)
     actions = f.on_event(log_event(6), 0.0)
     assert actions == [Resume("gap")]
-    assert f.cursor == Cursor(EPOCH, 4)
+    assert f.cursor == Cursor(seq=4, epoch=EPOCH)
 
 
 def test_event_of_another_epoch_asks_to_resume() -> None:
     f = make(after=4, epoch=EPOCH)
     assert f.on_event(log_event(5, epoch="other"), 0.0) == [Resume("epoch_mismatch")]
-    assert f.cursor == Cursor(EPOCH, 4)
+    assert f.cursor == Cursor(seq=4, epoch=EPOCH)
 
 
 def test_fresh_follower_learns_the_epoch_from_hello() -> None:
     f = make()
     f.on_frame(hello(epoch="e2"), 0.0)
-    assert f.cursor == Cursor("e2", 0)
+    assert f.cursor == Cursor(seq=0, epoch="e2")
 
 
 def test_reset_replaces_state_and_moves_the_cursor() -> None:
@@ -81,7 +81,7 @@ def test_reset_replaces_state_and_moves_the_cursor() -> None:
     actions = f.on_frame(Reset(reason="unknown_epoch", snapshot=snapshot(7)), 0.0)
     assert isinstance(actions[0], Replace)
     assert actions[0].snapshot.seq == 7
-    assert f.cursor == Cursor(EPOCH, 7)
+    assert f.cursor == Cursor(seq=7, epoch=EPOCH)
     # the stream continues after the snapshot, and an event already in it is a duplicate
     assert applied(f.on_event(log_event(7), 0.0)) == []
     assert applied(f.on_event(log_event(8), 0.0)) == [8]
@@ -208,7 +208,7 @@ def test_long_poll_page_with_reset_then_events() -> None:
     actions = f.on_page(page, 0.0)
     assert isinstance(actions[0], Replace)
     assert applied(actions) == [4, 5]
-    assert f.cursor == Cursor(EPOCH, 5)
+    assert f.cursor == Cursor(seq=5, epoch=EPOCH)
     assert f.head == 5
 
 
@@ -220,7 +220,7 @@ def test_long_poll_page_stops_at_a_gap() -> None:
     actions = f.on_page(page, 0.0)
     assert applied(actions) == [2]
     assert Resume("gap") in actions
-    assert f.cursor == Cursor(EPOCH, 2)
+    assert f.cursor == Cursor(seq=2, epoch=EPOCH)
 
 
 def test_bad_parameters_are_refused() -> None:

@@ -33,6 +33,7 @@ from typing import Literal
 
 from tk9.errors import should_reconnect
 from tk9.events import TERMINAL_RUN_STATUSES, Event, EventType, RunStatus
+from tk9.protocol.cursor import Cursor
 from tk9.protocol.messages import (
     ErrorFrame,
     EventFrame,
@@ -46,17 +47,6 @@ from tk9.state import SessionState
 
 STALE_FACTOR = 2.5
 """A connection with no frame for ``STALE_FACTOR × heartbeat_interval`` is presumed dead."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where a viewer stands: it has applied every event of stream ``epoch`` up to ``seq``.
-
-    ``epoch`` is ``None`` before the first contact with the server (a fresh subscription).
-    """
-
-    epoch: str | None = None
-    seq: int = 0
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -172,7 +162,7 @@ class Follower:
 
     @property
     def cursor(self) -> Cursor:
-        return Cursor(self._epoch, self._seq)
+        return Cursor(seq=self._seq, epoch=self._epoch)
 
     @property
     def finished(self) -> bool:
