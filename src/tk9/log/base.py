@@ -18,10 +18,14 @@ Semantics every backend guarantees:
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from tk9.errors import InvalidInput
 from tk9.events import Event, EventType
 
 
@@ -84,6 +88,15 @@ class EventLog(ABC):
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         """Block until an entry with ``seq > after`` exists; True if so, False on timeout."""
 
+    async def trim(self, session_id: str, before_seq: int) -> StreamInfo:
+        """Drop entries with ``seq < before_seq`` (retention); raises ``first_seq``.
+
+        ``before_seq`` above ``last_seq + 1`` is clamped (everything is dropped, ``seq`` keeps
+        counting); a value at or below the current ``first_seq`` changes nothing. Backends that
+        do not support retention raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support trim")
+
     async def __aenter__(self) -> EventLog:
         await self.open()
         return self
@@ -97,3 +110,57 @@ async def append_payload(log: EventLog, session_id: str, payload: Any) -> Event:
     from tk9.events import event_type_of
 
     return await log.append(session_id, event_type_of(payload), payload.model_dump(mode="json"))
+
+
+# --- argument rules shared by every backend ------------------------------------------------------
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+"""Session ids are URL-safe and short: they appear in paths and in Redis key names."""
+
+
+def check_session_id(session_id: str) -> None:
+    """Raise ``InvalidInput`` unless ``session_id`` matches :data:`SESSION_ID_RE`."""
+    if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+        raise InvalidInput("session id must be 1-128 characters of [A-Za-z0-9._~-]")
+
+
+def check_cursor(after: int, limit: int = 1) -> None:
+    """``after`` must be an int >= 0 (a negative cursor is an error, not 0); ``limit`` >= 1."""
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise InvalidInput("after must be an integer >= 0", after=repr(after))
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput("limit must be an integer >= 1", limit=repr(limit))
+
+
+def check_timeout(timeout: float) -> None:
+    """``timeout`` must be a finite number of seconds >= 0."""
+    if not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout < 0:
+        raise InvalidInput("timeout must be a finite number >= 0", timeout=repr(timeout))
+
+
+def check_event_type(event_type: EventType | str) -> EventType:
+    """The event type as an :class:`EventType`; ``InvalidInput`` for an unknown one."""
+    try:
+        return EventType(event_type)
+    except ValueError:
+        raise InvalidInput("unknown event type", event_type=repr(event_type)) from None
+
+
+def encode_json(value: dict[str, Any], what: str = "payload") -> str:
+    """Compact JSON of a dict (payload or meta); ``InvalidInput`` if it is not plain JSON.
+
+    Every backend stores this text and hands back ``json.loads`` of it, so a payload reads back
+    identically whatever the backend (tuples become lists, and so on).
+    """
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{what} must be a JSON object")
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{what} is not JSON-serialisable: {exc}") from None
+
+
+def check_before_seq(before_seq: int) -> None:
+    """``trim``'s bound must be an int >= 1."""
+    if isinstance(before_seq, bool) or not isinstance(before_seq, int) or before_seq < 1:
+        raise InvalidInput("before_seq must be an integer >= 1", before_seq=repr(before_seq))

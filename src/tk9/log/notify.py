@@ -1,0 +1,101 @@
+"""In-process, per-session wake-ups for :meth:`EventLog.wait` — no polling.
+
+A :class:`SessionNotifier` keeps one :class:`asyncio.Event` per session *that has waiters*.
+``notify(session_id)`` sets that event and forgets it, so every coroutine waiting on it wakes and
+the next waiter gets a fresh one. A waiter always re-checks its condition after taking the event
+and before sleeping; with one event loop there is no ``await`` between the check and the sleep,
+so an append cannot slip in between unnoticed (no lost wake-up). Sessions without waiters cost
+nothing.
+
+Semantics of :meth:`SessionNotifier.wait_until` (used by the memory and SQLite backends, and by
+the Redis backend to fan one blocking read out to many local waiters):
+
+* it returns ``True`` at once if the condition already holds;
+* after :meth:`close` it returns ``False`` (and every waiter is woken to see that);
+* the condition may raise — backends make it raise ``SessionNotFound`` once the session is
+  deleted, and call :meth:`notify` on delete, so a waiter on a deleted session raises
+  ``SessionNotFound`` promptly;
+* otherwise it returns ``False`` once ``timeout`` seconds (event-loop time) have passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+class _Slot:
+    """One session's current wake-up event and how many coroutines wait on it."""
+
+    __slots__ = ("event", "waiters")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.waiters = 0
+
+
+class SessionNotifier:
+    """Wake-ups keyed by session id. Use from one event loop only."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, _Slot] = {}
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def reopen(self) -> None:
+        """Allow waiting again after :meth:`close` (a backend that is opened a second time)."""
+        self._closed = False
+
+    def notify(self, session_id: str) -> None:
+        """Wake every coroutine waiting on ``session_id`` (they re-check their condition)."""
+        slot = self._slots.pop(session_id, None)
+        if slot is not None:
+            slot.event.set()
+
+    def close(self) -> None:
+        """Wake every waiter of every session; from now on ``wait_until`` returns ``False``."""
+        self._closed = True
+        slots, self._slots = self._slots, {}
+        for slot in slots.values():
+            slot.event.set()
+
+    def waiting_sessions(self) -> int:
+        """Sessions that currently have at least one waiter (for tests and metrics)."""
+        return len(self._slots)
+
+    async def wait_until(
+        self, session_id: str, condition: Callable[[], bool], timeout: float
+    ) -> bool:
+        """Sleep until ``condition()`` holds (True), the notifier closes or time runs out (False).
+
+        ``condition`` is evaluated on entry and after every wake-up; exceptions it raises
+        propagate (that is how a deleted session surfaces).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self._closed:
+                return False
+            if condition():
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            slot = self._slots.get(session_id)
+            if slot is None:
+                slot = self._slots[session_id] = _Slot()
+            slot.waiters += 1
+            try:
+                async with asyncio.timeout(remaining):
+                    await slot.event.wait()
+            except TimeoutError:
+                return False if self._closed else condition()
+            finally:
+                slot.waiters -= 1
+                # The last waiter to leave a slot nobody notified drops it: idle sessions cost
+                # nothing, however many waits timed out on them.
+                if slot.waiters == 0 and self._slots.get(session_id) is slot:
+                    del self._slots[session_id]

@@ -1,0 +1,318 @@
+"""The durable default backend: one SQLite file in WAL mode, owned by one process.
+
+Threads. All writes go through one **writer thread** with its own ``sqlite3`` connection, in
+submission order; reads of old cursors go through a second, read-only connection on a **reader
+thread** (WAL lets it read while the writer commits). The event loop never touches SQLite.
+
+Appends. ``seq`` is assigned inside the append transaction: ``BEGIN IMMEDIATE``, read
+``last_seq``, insert, update ``last_seq``, ``COMMIT``. Appends that queue up while a commit is in
+flight are **group-committed**: the writer takes every append waiting in its queue (up to
+``MAX_BATCH``) into one such transaction, so many concurrent producers share one fsync. An
+``append`` returns only after its transaction committed (with ``synchronous=FULL`` the WAL is
+fsynced: the entry survives power loss; ``NORMAL`` survives a process crash).
+
+Memory mirror. Every stream's head (epoch, first/last seq, meta) is loaded at :meth:`open` and
+updated on the event loop after each commit, in commit order, whether or not the awaiting
+coroutine is still there (a cancelled ``append`` that committed is still mirrored). ``info``,
+``list_streams`` and ``wait`` are served from it. Each head also keeps a bounded **tail cache**
+(the last ``tail_cache_size`` entries, filled on append), so ``read`` with a recent cursor — the
+live fan-out case — costs no query; older cursors query the reader connection. Reads never
+return entries past the mirrored ``last_seq``, so ``read`` agrees with ``info``.
+
+One process per file: the mirror assumes no other process writes to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tk9.clock import Clock, SystemClock
+from tk9.errors import Conflict, Unavailable
+from tk9.events import Event, EventType
+from tk9.log.base import (
+    EventLog,
+    StreamInfo,
+    check_before_seq,
+    check_cursor,
+    check_event_type,
+    check_session_id,
+    check_timeout,
+    encode_json,
+)
+from tk9.log.memory import new_epoch
+from tk9.log.notify import SessionNotifier
+from tk9.log.sqlite_worker import Append, Synchronous, Worker, make_event, not_found
+
+
+@dataclass(slots=True)
+class _Head:
+    """The in-memory mirror of one ``streams`` row plus its tail cache."""
+
+    epoch: str
+    created_at: float
+    first_seq: int
+    last_seq: int
+    meta: dict[str, Any]
+    tail: deque[Event] = field(default_factory=deque)
+
+    def info(self, session_id: str) -> StreamInfo:
+        return StreamInfo(
+            session_id=session_id,
+            epoch=self.epoch,
+            first_seq=self.first_seq,
+            last_seq=self.last_seq,
+            created_at=self.created_at,
+            meta=json.loads(json.dumps(self.meta)),
+        )
+
+
+class SqliteEventLog(EventLog):
+    """SQLite-backed event log (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        synchronous: Synchronous = "FULL",
+        tail_cache_size: int = 2048,
+        clock: Clock | None = None,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
+        if tail_cache_size < 0:
+            raise ValueError("tail_cache_size must be >= 0")
+        self._path = Path(path)
+        self._synchronous: Synchronous = synchronous
+        self._tail_size = tail_cache_size
+        self._clock: Clock = clock or SystemClock()
+        self._heads: dict[str, _Head] = {}
+        self._notifier = SessionNotifier()
+        self._writer: Worker | None = None
+        self._reader: Worker | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        writer = Worker(self._path, self._synchronous, readonly=False)
+        writer.start(loop)
+        try:
+            rows = await writer.submit(_load_heads)  # the writer creates the schema first
+        except BaseException:
+            await writer.stop()
+            raise
+        reader = Worker(self._path, self._synchronous, readonly=True)
+        reader.start(loop)
+        self._writer, self._reader = writer, reader
+        self._heads = {
+            sid: _Head(epoch, created, first, last, json.loads(meta), deque(maxlen=self._tail_size))
+            for sid, epoch, created, first, last, meta in rows
+        }
+        self._notifier.reopen()
+
+    async def close(self) -> None:
+        self._notifier.close()
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        if writer is not None:
+            await writer.stop()
+        if reader is not None:
+            await reader.stop()
+        self._heads = {}
+
+    def _workers(self) -> tuple[Worker, Worker]:
+        if self._writer is None or self._reader is None:
+            raise Unavailable("the SQLite event log is not open")
+        return self._writer, self._reader
+
+    def _head(self, session_id: str) -> _Head:
+        check_session_id(session_id)
+        self._workers()
+        head = self._heads.get(session_id)
+        if head is None:
+            raise not_found(session_id)
+        return head
+
+    # --- streams -----------------------------------------------------------------------------
+    async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
+        check_session_id(session_id)
+        meta_json = encode_json(meta, "meta")
+        writer, _ = self._workers()
+        if session_id in self._heads:
+            raise Conflict(f"session {session_id!r} already exists", session_id=session_id)
+        tail: deque[Event] = deque(maxlen=self._tail_size)
+        head = _Head(new_epoch(), self._clock.wall(), 1, 0, json.loads(meta_json), tail)
+        row = (session_id, head.epoch, head.created_at, 1, 0, meta_json)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute("INSERT INTO streams VALUES (?, ?, ?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError:
+                raise Conflict(
+                    f"session {session_id!r} already exists", session_id=session_id
+                ) from None
+
+        def mirror(_: None) -> None:
+            self._heads[session_id] = head
+
+        await writer.submit(insert, mirror)
+        return head.info(session_id)
+
+    async def info(self, session_id: str) -> StreamInfo:
+        return self._head(session_id).info(session_id)
+
+    async def list_streams(self) -> list[StreamInfo]:
+        self._workers()
+        return [head.info(sid) for sid, head in reversed(self._heads.items())]
+
+    async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
+        self._head(session_id)
+        patch = json.loads(encode_json(meta, "meta"))
+        writer, _ = self._workers()
+
+        def merge(conn: sqlite3.Connection) -> dict[str, Any]:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT meta FROM streams WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise not_found(session_id)
+            merged: dict[str, Any] = json.loads(row[0])
+            merged.update(patch)
+            conn.execute(
+                "UPDATE streams SET meta = ? WHERE session_id = ?",
+                (encode_json(merged, "meta"), session_id),
+            )
+            conn.execute("COMMIT")
+            return merged
+
+        def mirror(merged: dict[str, Any]) -> None:
+            if (head := self._heads.get(session_id)) is not None:
+                head.meta = merged
+
+        await writer.submit(merge, mirror)
+
+    async def delete(self, session_id: str) -> None:
+        self._head(session_id)
+        writer, _ = self._workers()
+
+        def remove(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            gone = conn.execute("DELETE FROM streams WHERE session_id = ?", (session_id,))
+            if gone.rowcount == 0:
+                raise not_found(session_id)
+            conn.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            conn.execute("COMMIT")
+
+        def mirror(_: None) -> None:
+            self._heads.pop(session_id, None)
+            self._notifier.notify(session_id)
+
+        await writer.submit(remove, mirror)
+
+    async def trim(self, session_id: str, before_seq: int) -> StreamInfo:
+        self._head(session_id)
+        check_before_seq(before_seq)
+        writer, _ = self._workers()
+
+        def cut(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT first_seq, last_seq FROM streams WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise not_found(session_id)
+            first = int(max(row[0], min(before_seq, row[1] + 1)))
+            conn.execute("DELETE FROM events WHERE session_id = ? AND seq < ?", (session_id, first))
+            conn.execute(
+                "UPDATE streams SET first_seq = ? WHERE session_id = ?", (first, session_id)
+            )
+            conn.execute("COMMIT")
+            return first
+
+        def mirror(first: int) -> None:
+            if (head := self._heads.get(session_id)) is not None:
+                head.first_seq = first
+                while head.tail and head.tail[0].seq < first:
+                    head.tail.popleft()
+
+        await writer.submit(cut, mirror)
+        return self._head(session_id).info(session_id)
+
+    # --- entries -----------------------------------------------------------------------------
+    async def append(
+        self, session_id: str, event_type: EventType, payload: dict[str, Any]
+    ) -> Event:
+        self._head(session_id)
+        job = Append(
+            session_id, check_event_type(event_type), encode_json(payload), self._clock.wall()
+        )
+        writer, _ = self._workers()
+
+        def mirror(event: Event) -> None:
+            self._mirror_append(session_id, event)
+
+        event: Event = await writer.submit_append(job, mirror)
+        return event
+
+    def _mirror_append(self, sid: str, event: Event) -> None:
+        head = self._heads.get(sid)
+        if head is None:
+            return
+        if event.seq != head.last_seq + 1:
+            head.tail.clear()  # never happens with one writer; keep the cache contiguous anyway
+        head.last_seq = event.seq
+        head.tail.append(event)
+        self._notifier.notify(sid)
+
+    async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
+        head = self._head(session_id)
+        check_cursor(after, limit)
+        if after >= head.last_seq:
+            return []
+        tail = head.tail
+        if tail and after + 1 >= tail[0].seq:
+            start = after + 1 - tail[0].seq
+            return list(itertools.islice(tail, start, start + limit))
+        _, reader = self._workers()
+        epoch, upto = head.epoch, head.last_seq
+
+        def query(conn: sqlite3.Connection) -> list[Event]:
+            rows = conn.execute(
+                "SELECT seq, timestamp, event_type, payload FROM events"
+                " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (session_id, after, upto, limit),
+            ).fetchall()
+            return [make_event(seq, epoch, ts, kind, body) for seq, ts, kind, body in rows]
+
+        return await reader.submit(query)
+
+    async def wait(self, session_id: str, after: int, timeout: float) -> bool:
+        self._head(session_id)
+        check_cursor(after)
+        check_timeout(timeout)
+
+        def has_more() -> bool:
+            return self._head(session_id).last_seq > after
+
+        return await self._notifier.wait_until(session_id, has_more, timeout)
+
+
+def _load_heads(conn: sqlite3.Connection) -> list[tuple[str, str, float, int, int, str]]:
+    rows = conn.execute(
+        "SELECT session_id, epoch, created_at, first_seq, last_seq, meta FROM streams"
+        " ORDER BY rowid"
+    ).fetchall()
+    return [(str(a), str(b), float(c), int(d), int(e), str(f)) for a, b, c, d, e, f in rows]

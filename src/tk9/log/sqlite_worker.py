@@ -1,0 +1,256 @@
+"""The SQLite event log's threads: one ``sqlite3`` connection each, jobs run in order.
+
+The writer group-commits appends: every append waiting in its queue (up to ``MAX_BATCH``) goes
+into one ``BEGIN IMMEDIATE`` transaction, where each gets ``seq = last_seq + 1``. Results are
+handed back to the event loop with ``call_soon_threadsafe``; there a job's ``on_commit`` runs
+first — in commit order and even if the awaiting coroutine was cancelled — and then its future
+is resolved. See :mod:`tk9.log.sqlite` for the whole design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from tk9.errors import SessionNotFound, Unavailable
+from tk9.events import Event, EventType
+
+T = TypeVar("T")
+Synchronous = Literal["FULL", "NORMAL"]
+MAX_BATCH = 256
+"""Most appends group-committed in one transaction."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS streams (
+    session_id TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    timestamp REAL NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(slots=True)
+class Append:
+    session_id: str
+    event_type: EventType
+    payload: str
+    timestamp: float
+
+
+@dataclass(slots=True)
+class _Job:
+    """Work for a :class:`_Worker`: an append (batched) or a function of the connection."""
+
+    future: asyncio.Future[Any]
+    on_commit: Callable[[Any], None] | None
+    append: Append | None = None
+    fn: Callable[[sqlite3.Connection], Any] | None = None
+
+
+class Worker:
+    """One ``sqlite3`` connection on its own thread, running jobs in submission order."""
+
+    def __init__(self, path: Path, synchronous: Synchronous, *, readonly: bool) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._readonly = readonly
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped: asyncio.Future[None] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._stopped = loop.create_future()
+        name = "tk9-sqlite-" + ("reader" if self._readonly else "writer")
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Finish the queued jobs, close the connection and end the thread."""
+        if self._thread is None or self._stopped is None:
+            return
+        self._queue.put(None)
+        await self._stopped
+        self._thread = None
+
+    def submit(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        on_commit: Callable[[T], None] | None = None,
+    ) -> asyncio.Future[T]:
+        return self._put(_Job(self._new_future(), on_commit, fn=fn))
+
+    def submit_append(self, append: Append, on_commit: Callable[[Event], None]) -> Any:
+        return self._put(_Job(self._new_future(), on_commit, append=append))
+
+    def _new_future(self) -> asyncio.Future[Any]:
+        if self._loop is None or self._thread is None:
+            raise Unavailable("the SQLite event log is not open")
+        return self._loop.create_future()
+
+    def _put(self, job: _Job) -> asyncio.Future[Any]:
+        self._queue.put(job)
+        return job.future
+
+    # --- on the worker thread --------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        if self._readonly:
+            conn.execute("PRAGMA query_only=1")
+        else:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        return conn
+
+    def _run(self) -> None:
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            self._fail_all(Unavailable(f"cannot open the event log database: {exc}"))
+            return
+        try:
+            pending: deque[_Job | None] = deque()
+            while True:
+                job = pending.popleft() if pending else self._queue.get()
+                if job is None:
+                    break
+                if job.append is None:
+                    self._run_fn(conn, job)
+                    continue
+                batch = [job]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None or nxt.append is None:
+                        pending.append(nxt)
+                        break
+                    batch.append(nxt)
+                self._run_appends(conn, batch)
+        finally:
+            conn.close()
+            self._post(_resolve_stopped, self._stopped)
+
+    def _fail_all(self, exc: Exception) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                self._post(_resolve_stopped, self._stopped)
+                return
+            self._post(_deliver, job, None, exc)
+
+    def _run_fn(self, conn: sqlite3.Connection, job: _Job) -> None:
+        assert job.fn is not None
+        try:
+            result = job.fn(conn)
+        except Exception as exc:
+            _rollback(conn)
+            self._post(_deliver, job, None, storage_error(exc))
+        else:
+            self._post(_deliver, job, result, None)
+
+    def _run_appends(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[Event | None, Exception | None]] = []
+        heads: dict[str, tuple[str, int]] = {}
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                a = job.append
+                assert a is not None
+                head = heads.get(a.session_id)
+                if head is None:
+                    row = conn.execute(
+                        "SELECT epoch, last_seq FROM streams WHERE session_id = ?", (a.session_id,)
+                    ).fetchone()
+                    if row is None:
+                        outcomes.append((None, not_found(a.session_id)))
+                        continue
+                    head = (row[0], row[1])
+                seq = head[1] + 1
+                conn.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                    (a.session_id, seq, a.timestamp, a.event_type.value, a.payload),
+                )
+                heads[a.session_id] = (head[0], seq)
+                event = make_event(seq, head[0], a.timestamp, a.event_type, a.payload)
+                outcomes.append((event, None))
+            conn.executemany(
+                "UPDATE streams SET last_seq = ? WHERE session_id = ?",
+                [(last, sid) for sid, (_, last) in heads.items()],
+            )
+            conn.execute("COMMIT")
+        except Exception as exc:
+            _rollback(conn)
+            error = storage_error(exc)
+            outcomes = [(None, error)] * len(batch)
+        for job, (result, failure) in zip(batch, outcomes, strict=True):
+            self._post(_deliver, job, result, failure)
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        if self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody waits
+            self._loop.call_soon_threadsafe(callback, *args)
+
+
+def _deliver(job: _Job, result: Any, error: Exception | None) -> None:
+    """On the loop: mirror a commit (even if the caller went away), then resolve the caller."""
+    if error is None and job.on_commit is not None:
+        job.on_commit(result)
+    if job.future.done():
+        return
+    if error is not None:
+        job.future.set_exception(error)
+    else:
+        job.future.set_result(result)
+
+
+def _resolve_stopped(fut: asyncio.Future[None] | None) -> None:
+    if fut is not None and not fut.done():
+        fut.set_result(None)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def storage_error(exc: Exception) -> Exception:
+    if isinstance(exc, sqlite3.Error):
+        return Unavailable(f"event log storage failed: {exc}")
+    return exc
+
+
+def not_found(session_id: str) -> SessionNotFound:
+    return SessionNotFound(f"no session {session_id!r}", session_id=session_id)
+
+
+def make_event(seq: int, epoch: str, ts: float, kind: EventType | str, payload: str) -> Event:
+    return Event.model_construct(
+        seq=seq, epoch=epoch, timestamp=ts, event_type=EventType(kind), payload=json.loads(payload)
+    )
