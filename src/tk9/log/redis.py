@@ -1,0 +1,430 @@
+"""The scale-out backend: Redis Streams, shared by several server processes (F12).
+
+Keys, per session (the ``{id}`` braces are a Redis hash tag, so one session's keys share a slot):
+
+* ``{prefix}:s:{id}:info`` — hash: ``epoch``, ``created_at``, ``first_seq``, ``last_seq``,
+  ``ord`` (creation order) and, while a delete is in progress, ``deleted``;
+* ``{prefix}:s:{id}:meta`` — hash: one field per top-level meta key, its value as JSON, so
+  ``update_meta``'s merge is a plain ``HSET``;
+* ``{prefix}:s:{id}:events`` — the stream; entry id ``{seq}-0`` *is* the seq, fields ``t``
+  (event type), ``ts`` (timestamp), ``p`` (payload JSON).
+
+Plus ``{prefix}:streams`` (sorted set by creation order, for listing) and ``{prefix}:streams:ord``.
+
+Every write is one Lua script, so it is atomic: ``append`` does ``HINCRBY last_seq`` and
+``XADD {seq}-0`` together, hence processes appending to one session never produce a duplicate or
+out-of-order seq. (Scripts that also touch the listing keys span slots: Redis Cluster is not
+supported, a single Redis or a replicated primary is.) Reads are a ``MULTI`` of the info hash and
+``XRANGE``, so they see a consistent snapshot.
+
+Waiting. ``wait`` first checks ``last_seq``; if nothing newer exists, it waits on a per-session
+**watcher**: one task per (process, session) doing ``XREAD BLOCK 0`` from the newest seq it has
+seen, on a connection of its own from a bounded pool (``max_watchers``), fanning wake-ups out to
+every local waiter through a :class:`~tk9.log.notify.SessionNotifier`. No polling: the watcher
+sleeps in Redis until an entry arrives. A watcher lingers ``watcher_linger`` seconds after its
+last waiter leaves (live viewers call ``wait`` back to back) and is then cancelled, which drops
+its connection. ``delete`` first marks the stream deleted and appends a tombstone entry
+``{last_seq}-1`` — that wakes blocked readers in every process, which then raise
+``SessionNotFound`` — and then removes the keys.
+
+``trim`` is supported (``XTRIM MINID``). Timestamps come from the appending process's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tk9.clock import Clock, SystemClock
+from tk9.errors import Conflict, SessionNotFound, Unavailable
+from tk9.events import Event, EventType
+from tk9.log.base import (
+    EventLog,
+    StreamInfo,
+    check_before_seq,
+    check_cursor,
+    check_event_type,
+    check_session_id,
+    check_timeout,
+    encode_json,
+)
+from tk9.log.memory import new_epoch
+from tk9.log.notify import SessionNotifier
+
+_ALIVE = """
+local h = redis.call('HMGET', KEYS[1], 'epoch', 'deleted')
+if not h[1] or h[2] then return false end
+"""
+
+CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 and not redis.call('HGET', KEYS[1], 'deleted') then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+local ord = redis.call('INCR', KEYS[5])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'created_at', ARGV[3], 'first_seq', 1,
+           'last_seq', 0, 'ord', ord)
+if #ARGV > 3 then redis.call('HSET', KEYS[2], unpack(ARGV, 4)) end
+redis.call('ZADD', KEYS[4], ord, ARGV[1])
+return 1
+"""
+
+APPEND = (
+    _ALIVE
+    + """
+local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
+redis.call('XADD', KEYS[2], string.format('%d-0', seq), 't', ARGV[1], 'ts', ARGV[2], 'p', ARGV[3])
+return {seq, h[1]}
+"""
+)
+
+UPDATE_META = (
+    _ALIVE
+    + """
+if #ARGV > 0 then redis.call('HSET', KEYS[2], unpack(ARGV)) end
+return 1
+"""
+)
+
+MARK_DELETED = (
+    _ALIVE
+    + """
+local last = redis.call('HGET', KEYS[1], 'last_seq')
+redis.call('HSET', KEYS[1], 'deleted', '1')
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('XADD', KEYS[2], last .. '-1', 'deleted', '1')
+return h[1]
+"""
+)
+
+PURGE = """
+local h = redis.call('HMGET', KEYS[1], 'epoch', 'deleted')
+if h[1] == ARGV[1] and h[2] then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
+return 1
+"""
+
+TRIM = (
+    _ALIVE
+    + """
+local r = redis.call('HMGET', KEYS[1], 'first_seq', 'last_seq')
+local first = math.max(tonumber(r[1]), math.min(tonumber(ARGV[1]), tonumber(r[2]) + 1))
+redis.call('HSET', KEYS[1], 'first_seq', string.format('%d', first))
+redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-0', first))
+return first
+"""
+)
+
+
+@dataclass(eq=False)
+class _Watcher:
+    """One blocking reader of one session's stream, shared by this process's waiters."""
+
+    seen: int
+    waiters: int = 0
+    deleted: bool = False
+    error: Exception | None = None
+    task: asyncio.Task[None] | None = None
+    linger: asyncio.TimerHandle | None = None
+    keys: tuple[str, ...] = field(default=())
+
+
+class RedisEventLog(EventLog):
+    """Redis Streams event log (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "tk9",
+        clock: Clock | None = None,
+        max_watchers: int = 512,
+        watcher_linger: float = 5.0,
+    ) -> None:
+        if max_watchers < 1:
+            raise ValueError("max_watchers must be >= 1")
+        self._url = url
+        self._prefix = prefix
+        self._clock: Clock = clock or SystemClock()
+        self._max_watchers = max_watchers
+        self._linger = watcher_linger
+        self._r: aioredis.Redis | None = None
+        self._blocking: aioredis.Redis | None = None
+        self._notifier = SessionNotifier()
+        self._watchers: dict[str, _Watcher] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._r is not None:
+            return
+        r = aioredis.Redis.from_url(self._url, decode_responses=True)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self._url, decode_responses=True, max_connections=self._max_watchers, timeout=None
+        )
+        blocking = aioredis.Redis(connection_pool=pool)
+        try:
+            async with _errors():
+                await r.ping()
+        except BaseException:
+            await r.aclose()
+            await blocking.aclose()
+            raise
+        self._r, self._blocking = r, blocking
+        self._scripts = {
+            name: r.register_script(src)
+            for name, src in [
+                ("create", CREATE),
+                ("append", APPEND),
+                ("update_meta", UPDATE_META),
+                ("mark_deleted", MARK_DELETED),
+                ("purge", PURGE),
+                ("trim", TRIM),
+            ]
+        }
+        self._notifier.reopen()
+
+    async def close(self) -> None:
+        self._notifier.close()
+        watchers, self._watchers = self._watchers, {}
+        tasks = [w.task for w in watchers.values() if w.task is not None]
+        for w in watchers.values():
+            if w.linger is not None:
+                w.linger.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        r, blocking = self._r, self._blocking
+        self._r = self._blocking = None
+        if r is not None:
+            await r.aclose()
+        if blocking is not None:
+            await blocking.aclose()
+            await blocking.connection_pool.disconnect()
+
+    def _client(self) -> aioredis.Redis:
+        if self._r is None:
+            raise Unavailable("the Redis event log is not open")
+        return self._r
+
+    def _keys(self, session_id: str) -> tuple[str, str, str]:
+        check_session_id(session_id)
+        base = f"{self._prefix}:s:{{{session_id}}}"
+        return f"{base}:info", f"{base}:meta", f"{base}:events"
+
+    @property
+    def _index(self) -> str:
+        return f"{self._prefix}:streams"
+
+    async def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        self._client()
+        async with _errors():
+            return await self._scripts[name](keys=keys, args=args)
+
+    # --- streams -----------------------------------------------------------------------------
+    async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
+        info_k, meta_k, events_k = self._keys(session_id)
+        fields = _meta_fields(meta)
+        epoch, created = new_epoch(), self._clock.wall()
+        ok = await self._run(
+            "create",
+            [info_k, meta_k, events_k, self._index, f"{self._index}:ord"],
+            [session_id, epoch, repr(created), *fields],
+        )
+        if not ok:
+            raise Conflict(f"session {session_id!r} already exists", session_id=session_id)
+        return StreamInfo(session_id, epoch, 1, 0, created, json.loads(encode_json(meta, "meta")))
+
+    async def info(self, session_id: str) -> StreamInfo:
+        info_k, meta_k, _ = self._keys(session_id)
+        async with _errors(), self._client().pipeline(transaction=True) as pipe:
+            pipe.hgetall(info_k)
+            pipe.hgetall(meta_k)
+            raw, meta = await pipe.execute()
+        found = _stream_info(session_id, raw, meta)
+        if found is None:
+            raise _not_found(session_id)
+        return found
+
+    async def list_streams(self) -> list[StreamInfo]:
+        r = self._client()
+        async with _errors():
+            ids = [str(sid) for sid in await r.zrevrange(self._index, 0, -1)]
+            async with r.pipeline(transaction=False) as pipe:
+                for sid in ids:
+                    info_k, meta_k, _ = self._keys(sid)
+                    pipe.hgetall(info_k)
+                    pipe.hgetall(meta_k)
+                replies = await pipe.execute()
+        out = []
+        for i, sid in enumerate(ids):
+            found = _stream_info(sid, replies[2 * i], replies[2 * i + 1])
+            if found is not None:
+                out.append(found)
+        return out
+
+    async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
+        info_k, meta_k, _ = self._keys(session_id)
+        fields = _meta_fields(meta)
+        if not await self._run("update_meta", [info_k, meta_k], fields):
+            raise _not_found(session_id)
+
+    async def delete(self, session_id: str) -> None:
+        info_k, meta_k, events_k = self._keys(session_id)
+        epoch = await self._run("mark_deleted", [info_k, events_k, self._index], [session_id])
+        if not epoch:
+            raise _not_found(session_id)
+        await self._run("purge", [info_k, meta_k, events_k], [epoch])
+
+    async def trim(self, session_id: str, before_seq: int) -> StreamInfo:
+        info_k, _, events_k = self._keys(session_id)
+        check_before_seq(before_seq)
+        if await self._run("trim", [info_k, events_k], [before_seq]) is None:
+            raise _not_found(session_id)
+        return await self.info(session_id)
+
+    # --- entries -----------------------------------------------------------------------------
+    async def append(
+        self, session_id: str, event_type: EventType, payload: dict[str, Any]
+    ) -> Event:
+        info_k, _, events_k = self._keys(session_id)
+        kind = check_event_type(event_type)
+        body = encode_json(payload)
+        ts = self._clock.wall()
+        res = await self._run("append", [info_k, events_k], [kind.value, repr(ts), body])
+        if res is None:
+            raise _not_found(session_id)
+        return _event(int(res[0]), str(res[1]), ts, kind, body)
+
+    async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
+        info_k, _, events_k = self._keys(session_id)
+        check_cursor(after, limit)
+        async with _errors(), self._client().pipeline(transaction=True) as pipe:
+            pipe.hmget(info_k, ["epoch", "deleted"])
+            pipe.xrange(events_k, f"{after + 1}-0", "+", count=limit)
+            (epoch, deleted), entries = await pipe.execute()
+        if epoch is None or deleted:
+            raise _not_found(session_id)
+        return [_entry(epoch, entry_id, fields) for entry_id, fields in entries]
+
+    async def wait(self, session_id: str, after: int, timeout: float) -> bool:
+        info_k, _, events_k = self._keys(session_id)
+        check_cursor(after)
+        check_timeout(timeout)
+        async with _errors():
+            last, deleted = await self._client().hmget(info_k, ["last_seq", "deleted"])
+        if last is None or deleted:
+            raise _not_found(session_id)
+        if int(last) > after or timeout == 0:
+            return int(last) > after
+        watcher = self._watch(session_id, events_k, int(last))
+        watcher.waiters += 1
+        if watcher.linger is not None:
+            watcher.linger.cancel()
+            watcher.linger = None
+
+        def has_more() -> bool:
+            if watcher.error is not None:
+                raise watcher.error
+            if watcher.deleted:
+                raise _not_found(session_id)
+            return watcher.seen > after
+
+        try:
+            return await self._notifier.wait_until(session_id, has_more, timeout)
+        finally:
+            watcher.waiters -= 1
+            if watcher.waiters == 0 and self._watchers.get(session_id) is watcher:
+                loop = asyncio.get_running_loop()
+                watcher.linger = loop.call_later(self._linger, self._unwatch, session_id, watcher)
+
+    def _watch(self, session_id: str, events_key: str, last: int) -> _Watcher:
+        watcher = self._watchers.get(session_id)
+        if watcher is None:
+            watcher = _Watcher(seen=last, keys=(events_key,))
+            self._watchers[session_id] = watcher
+            watcher.task = asyncio.create_task(self._follow(session_id, watcher))
+        watcher.seen = max(watcher.seen, last)
+        return watcher
+
+    def _unwatch(self, session_id: str, watcher: _Watcher) -> None:
+        if watcher.waiters == 0 and self._watchers.get(session_id) is watcher:
+            del self._watchers[session_id]
+            if watcher.task is not None:
+                watcher.task.cancel()
+
+    async def _follow(self, session_id: str, watcher: _Watcher) -> None:
+        """The watcher task: block in Redis for new entries, wake local waiters."""
+        assert self._blocking is not None
+        key = watcher.keys[0]
+        try:
+            while not watcher.deleted:
+                reply: Any = await self._blocking.xread(
+                    {key: f"{watcher.seen}-0"}, count=1000, block=0
+                )
+                for _, entries in reply or []:
+                    for entry_id, _fields in entries:
+                        seq, _, sub = str(entry_id).partition("-")
+                        if sub == "1":
+                            watcher.deleted = True
+                        else:
+                            watcher.seen = max(watcher.seen, int(seq))
+                self._notifier.notify(session_id)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            watcher.error = Unavailable(f"lost the Redis connection: {exc}")
+            self._notifier.notify(session_id)
+        finally:
+            if self._watchers.get(session_id) is watcher and (watcher.deleted or watcher.error):
+                del self._watchers[session_id]
+
+
+@contextlib.asynccontextmanager
+async def _errors() -> AsyncIterator[None]:
+    """Map Redis connectivity failures to the retryable ``Unavailable``."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise Unavailable(f"event log (Redis) unavailable: {exc}") from None
+
+
+def _meta_fields(meta: dict[str, Any]) -> list[str]:
+    """``[key, json(value), ...]`` for an ``HSET`` of the meta hash (validates ``meta``)."""
+    encode_json(meta, "meta")
+    out: list[str] = []
+    for key, value in meta.items():
+        out += [str(key), json.dumps(value, ensure_ascii=False, separators=(",", ":"))]
+    return out
+
+
+def _stream_info(session_id: str, raw: dict[str, str], meta: dict[str, str]) -> StreamInfo | None:
+    if not raw or "epoch" not in raw or raw.get("deleted"):
+        return None
+    return StreamInfo(
+        session_id=session_id,
+        epoch=raw["epoch"],
+        first_seq=int(raw["first_seq"]),
+        last_seq=int(raw["last_seq"]),
+        created_at=float(raw["created_at"]),
+        meta={k: json.loads(v) for k, v in meta.items()},
+    )
+
+
+def _entry(epoch: str, entry_id: str, fields: dict[str, str]) -> Event:
+    seq = int(entry_id.split("-", 1)[0])
+    return _event(seq, epoch, float(fields["ts"]), fields["t"], fields["p"])
+
+
+def _event(seq: int, epoch: str, ts: float, kind: EventType | str, body: str) -> Event:
+    return Event.model_construct(
+        seq=seq, epoch=epoch, timestamp=ts, event_type=EventType(kind), payload=json.loads(body)
+    )
+
+
+def _not_found(session_id: str) -> SessionNotFound:
+    return SessionNotFound(f"no session {session_id!r}", session_id=session_id)
