@@ -1,0 +1,102 @@
+/**
+ * The REST calls the dashboard makes, on the page's own origin. Errors come back as
+ * `ApiError` carrying the server's `{code, message, retryable}`.
+ */
+import type { SessionState } from '@/generated/wire'
+
+export interface SessionSummary {
+  session_id: string
+  subject: string
+  language: string
+  status: SessionState['status']
+  progress: number
+  created_at: number
+}
+
+export interface LanguageOption {
+  code: string
+  name: string
+}
+
+export interface AppConfig {
+  languages: LanguageOption[]
+  engines: string[]
+  max_subject: number
+  heartbeat_interval: number
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  let response: Response
+  try {
+    response = await fetch(path, { ...init, headers: { Accept: 'application/json', ...init.headers } })
+  } catch (err) {
+    throw new ApiError(0, 'network', `network error: ${String(err)}`, true)
+  }
+  if (!response.ok) {
+    let code = 'http_error'
+    let message = `HTTP ${response.status}`
+    let retryable = response.status >= 500
+    try {
+      const body = (await response.json()) as { error?: { code: string; message: string; retryable?: boolean } }
+      if (body.error) ({ code, message } = body.error)
+      if (body.error?.retryable !== undefined) retryable = body.error.retryable
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(response.status, code, message, retryable)
+  }
+  if (response.status === 204) return undefined as T
+  return (await response.json()) as T
+}
+
+const enc = encodeURIComponent
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  body: JSON.stringify(body),
+  headers: { 'Content-Type': 'application/json' },
+})
+
+/** Normalise `/api/config` languages: the server may send codes or `{code, name}` objects. */
+function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): AppConfig {
+  const languages = (raw.languages ?? []).map((l): LanguageOption => {
+    if (typeof l === 'string') return { code: l, name: l }
+    const o = l as Partial<LanguageOption>
+    return { code: String(o.code), name: String(o.name ?? o.code) }
+  })
+  return {
+    languages,
+    engines: raw.engines ?? [],
+    max_subject: raw.max_subject ?? 1000,
+    heartbeat_interval: raw.heartbeat_interval ?? 15,
+  }
+}
+
+export const api = {
+  config: async () => normaliseConfig(await request('/api/config')),
+  listSessions: async () => (await request<{ sessions: SessionSummary[] }>('/api/sessions')).sessions,
+  createSession: (subject: string, language: string) =>
+    request<{ session_id: string }>('/api/sessions', json({ subject, language })),
+  snapshot: (id: string) => request<SessionState>(`/api/sessions/${enc(id)}`),
+  cancel: (id: string) => request<{ cancelled: boolean }>(`/api/sessions/${enc(id)}/cancel`, { method: 'POST' }),
+  deleteSession: (id: string) => request<void>(`/api/sessions/${enc(id)}`, { method: 'DELETE' }),
+  fileUrl: (id: string, name: string, inline = false) =>
+    `/api/sessions/${enc(id)}/files/${enc(name)}${inline ? '?inline=1' : ''}`,
+  zipUrl: (id: string) => `/api/sessions/${enc(id)}/files.zip`,
+  fileText: async (id: string, name: string): Promise<string> => {
+    const r = await fetch(`/api/sessions/${enc(id)}/files/${enc(name)}?inline=1`)
+    if (!r.ok) throw new ApiError(r.status, 'file', `cannot load ${name}: HTTP ${r.status}`)
+    return r.text()
+  },
+}
