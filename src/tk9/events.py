@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 
 class AgentName(StrEnum):
@@ -160,6 +160,13 @@ class Event(BaseModel):
     """Wall-clock time of the append, Unix seconds."""
     event_type: EventType
     payload: dict[str, Any]
+    _json: str | None = PrivateAttr(default=None)
+
+    def to_json(self) -> str:
+        """The JSON text of this event, computed once and shared by every viewer."""
+        if self._json is None:
+            self._json = self.model_dump_json()
+        return self._json
 
     def typed_payload(self) -> Payload:
         """The payload parsed into its model."""

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     search_base_url: str | None = None
     demo_producer: bool = False
     """Use the scripted demo producer instead of the research pipeline (development aid)."""
+    demo_interval: float = Field(default=0.2, ge=0)
+    """Seconds between the demo producer's events."""
+    demo_events: int = Field(default=0, ge=0)
+    """Extra ``log`` events the demo producer emits (load for tests and benchmarks)."""
+    test_hooks: bool = False
+    """Expose ``/api/_test/*`` (drop every connection, append raw events). Never in production."""
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

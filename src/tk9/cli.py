@@ -1,0 +1,83 @@
+"""The ``tk9`` command line: a thin driver over the server, the client and the research package.
+
+Options mirror fields of :class:`tk9.settings.Settings`; anything not given on the command line
+comes from ``TK9_*`` environment variables, then the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="tk9",
+    help="Multi-agent deep research with a live dashboard that never misses an update.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """tk9: research a subject with seven agents and watch it live."""
+
+
+def build_settings(**overrides: Any) -> Any:
+    """Settings from the environment, with command-line values (those not None) on top."""
+    from pydantic import ValidationError
+
+    from tk9.settings import Settings
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        typer.echo("invalid configuration:\n" + "\n".join(lines), err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address [env TK9_HOST, default 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env TK9_PORT, default 8000]")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where all state lives [env TK9_DATA_DIR, default ./data]")
+    ] = None,
+    log_backend: Annotated[
+        str | None, typer.Option(help="sqlite | memory | redis [env TK9_LOG_BACKEND]")
+    ] = None,
+) -> None:
+    """Start the service (API, live streams and the dashboard)."""
+    import uvicorn
+
+    from tk9.server.app import create_app
+    from tk9.server.logging import configure_logging
+
+    settings = build_settings(host=host, port=port, data_dir=data_dir, log_backend=log_backend)
+    configure_logging(settings.log_level, settings.log_json)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
+        ws_max_size=16 * settings.max_frame_bytes,
+        ws_ping_interval=None,  # tk9's own heartbeat (docs/protocol.md) detects dead peers
+        timeout_graceful_shutdown=5,
+        proxy_headers=True,
+    )
+    uvicorn.Server(config).run()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

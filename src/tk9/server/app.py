@@ -1,0 +1,102 @@
+"""The app factory: builds every part from one ``Settings`` and wires the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import tk9
+from tk9.clock import Clock, SystemClock
+from tk9.errors import Tk9Error
+from tk9.log.base import EventLog
+from tk9.log.factory import make_event_log
+from tk9.server import api_files, api_sessions, api_stream, api_testhooks, ws
+from tk9.server.context import AppContext, Runs
+from tk9.server.demo import DemoRuns
+from tk9.server.logging import get_logger
+from tk9.server.metrics import Metrics
+from tk9.server.snapshots import SnapshotCache
+from tk9.server.static import mount_dashboard
+from tk9.server.tracking import TrackingLog
+from tk9.settings import Settings
+
+
+def _make_runs(log: EventLog, settings: Settings, clock: Clock) -> Runs:
+    if settings.demo_producer:
+        return DemoRuns(log, settings)
+    from tk9.research.runner import RunManager
+
+    runs: Runs = RunManager(log, settings, clock)
+    return runs
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    """Build the ASGI app. Nothing is opened until the lifespan starts."""
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    log = TrackingLog(make_event_log(settings, clock), metrics)
+    ctx = AppContext(
+        settings=settings,
+        clock=clock,
+        log=log,
+        runs=_make_runs(log, settings, clock),
+        metrics=metrics,
+        snapshots=SnapshotCache(log, batch=settings.replay_batch),
+    )
+    logger = get_logger()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+        await log.open()
+        interrupted = await ctx.runs.mark_interrupted()
+        logger.info(
+            "started",
+            log_backend=settings.log_backend,
+            data_dir=str(settings.data_dir),
+            interrupted_runs=interrupted,
+            demo_producer=settings.demo_producer,
+        )
+        try:
+            yield
+        finally:
+            await ctx.runs.shutdown()
+            await ctx.hub.drop_all(1012)
+            await log.close()
+            logger.info("stopped")
+
+    app = FastAPI(title="tk9", version=tk9.__version__, lifespan=lifespan)
+    app.state.ctx = ctx
+
+    @app.exception_handler(Tk9Error)
+    async def tk9_error(request: Request, exc: Tk9Error) -> JSONResponse:
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()[:10]]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        message = f"{'.'.join(first['loc'][1:]) or 'request'}: {first['msg']}"
+        body = {
+            "error": {
+                "code": "invalid_input",
+                "message": message,
+                "retryable": False,
+                "details": {"errors": details},
+            }
+        }
+        return JSONResponse(body, status_code=422)
+
+    app.include_router(api_sessions.router)
+    app.include_router(api_stream.router)
+    app.include_router(api_files.router)
+    app.include_router(ws.router)
+    if settings.test_hooks:
+        app.include_router(api_testhooks.router)
+    mount_dashboard(app, settings.static_dir)
+    return app

@@ -1,0 +1,63 @@
+"""Everything a request handler needs, built once per app from the ``Settings``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Protocol
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from tk9.clock import Clock
+from tk9.log.base import EventLog
+from tk9.protocol.connection import ProtocolConfig
+from tk9.server.hub import Hub
+from tk9.server.metrics import Metrics
+from tk9.server.snapshots import SnapshotCache
+from tk9.settings import Settings
+
+
+class Runs(Protocol):
+    """What the server needs from whatever produces a session's events."""
+
+    def start(self, session_id: str, subject: str, language: str) -> None: ...
+
+    def cancel(self, session_id: str) -> bool: ...
+
+    def is_active(self, session_id: str) -> bool: ...
+
+    async def mark_interrupted(self) -> int: ...
+
+    async def shutdown(self) -> None: ...
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    clock: Clock
+    log: EventLog
+    runs: Runs
+    metrics: Metrics
+    snapshots: SnapshotCache
+    hub: Hub = field(default_factory=Hub)
+
+    @property
+    def protocol_config(self) -> ProtocolConfig:
+        s = self.settings
+        return ProtocolConfig(
+            heartbeat_interval=s.heartbeat_interval,
+            heartbeat_timeout=s.heartbeat_timeout,
+            max_frame_bytes=s.max_frame_bytes,
+            outbound_limit=s.outbound_buffer,
+            send_timeout=s.send_timeout,
+        )
+
+
+def get_context(conn: HTTPConnection) -> AppContext:
+    """FastAPI dependency: the app's context (works for HTTP and WebSocket)."""
+    ctx: AppContext = conn.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_context)]
+"""Handler parameter type that injects the app context."""

@@ -1,0 +1,218 @@
+"""``WS /ws/sessions/{id}?after=N&epoch=E``: a thin asyncio loop around the pure protocol.
+
+Three coroutines share one connection: the *pump* reads the log after the cursor and writes
+event frames (so a slow socket only slows its own pump — the log is the buffer); the *reader*
+feeds client frames to the state machine; the *timer* calls ``tick`` at the protocol's next
+deadline (heartbeat, dead-peer and slow-consumer detection). The first to finish ends all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from tk9.errors import CloseCode, InvalidInput, SessionNotFound, Tk9Error
+from tk9.protocol.connection import AckObserved, Close, Output, ServerConnection
+from tk9.protocol.cursor import parse_cursor
+from tk9.protocol.messages import ErrorFrame, EventFrame
+from tk9.server.context import AppContext, Ctx
+from tk9.server.hub import LiveConnection
+from tk9.server.logging import get_logger
+from tk9.server.subscribe import open_subscription
+
+router = APIRouter()
+TRANSPORT = "ws"
+
+
+def encode(frame: Any) -> str:
+    """Frame -> JSON text; event frames reuse the event's cached JSON (shared by all viewers)."""
+    if isinstance(frame, EventFrame):
+        return '{"type":"event","event":' + frame.event.to_json() + "}"
+    text: str = frame.model_dump_json()
+    return text
+
+
+class _Closed(Exception):
+    def __init__(self, close: Close) -> None:
+        self.close = close
+
+
+class WsDriver:
+    def __init__(self, ctx: AppContext, ws: WebSocket, conn: ServerConnection, conn_id: str):
+        self.ctx = ctx
+        self.ws = ws
+        self.conn = conn
+        self.conn_id = conn_id
+        self.send_lock = asyncio.Lock()
+        self.wake_timer = asyncio.Event()
+        self.log = get_logger(session_id=conn.session_id, conn_id=conn_id, transport=TRANSPORT)
+
+    async def send_outputs(self, outputs: list[Output]) -> int:
+        """Write frames in order; returns how many event frames went out. Raises on Close."""
+        events = 0
+        async with self.send_lock:
+            for out in outputs:
+                if isinstance(out, Close):
+                    raise _Closed(out)
+                if isinstance(out, AckObserved):
+                    if out.lag is not None:
+                        self.ctx.metrics.delivery_lag.observe(out.lag)
+                    continue
+                await self.ws.send_text(encode(out))
+                if isinstance(out, EventFrame):
+                    events += 1
+        return events
+
+    async def pump(self) -> None:
+        ctx, conn, sid = self.ctx, self.conn, self.conn.session_id
+        batch = ctx.settings.replay_batch
+        stalls = 0
+        while True:
+            room = conn.read_request()
+            events = await ctx.log.read(sid, conn.cursor, min(room, batch)) if room else []
+            if not events:
+                await ctx.log.wait(sid, conn.cursor, 30.0)
+                continue
+            frames = conn.feed(events, ctx.clock.monotonic())
+            if not frames:
+                stalls += 1
+                if stalls > 3:  # the log returned a hole: never skip it, let the client resume
+                    raise _Closed(Close(int(CloseCode.INTERNAL_ERROR), "log gap"))
+                continue
+            stalls = 0
+            sent = await self.send_outputs(frames)
+            conn.sent(sent, ctx.clock.monotonic())
+            ctx.metrics.delivered.labels(transport=TRANSPORT).inc(sent)
+            self.wake_timer.set()
+
+    async def reader(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1005))
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            outputs = self.conn.receive(data, self.ctx.clock.monotonic())
+            await self.send_outputs(outputs)
+            self.wake_timer.set()
+
+    async def timer(self) -> None:
+        clock = self.ctx.clock
+        while True:
+            outputs = self.conn.tick(clock.monotonic())
+            await self.send_outputs(outputs)
+            deadline = self.conn.next_deadline()
+            if deadline is None:
+                return
+            self.wake_timer.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.wake_timer.wait(), max(0.0, deadline - clock.monotonic())
+                )
+
+    async def run(self) -> str:
+        """Serve until the connection ends; returns the reason, for the disconnect log line."""
+        tasks = [
+            asyncio.create_task(self.pump()),
+            asyncio.create_task(self.reader()),
+            asyncio.create_task(self.timer()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        exc = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
+        if isinstance(exc, _Closed):
+            await self.close(exc.close)
+            return exc.close.reason
+        if isinstance(exc, WebSocketDisconnect):
+            return f"client closed ({exc.code})"
+        if exc is not None:
+            self.log.error("connection_error", error=repr(exc))
+            await self.close(Close(int(CloseCode.INTERNAL_ERROR), "internal error"))
+            return "internal error"
+        return "ended"
+
+    async def close(self, close: Close) -> None:
+        self.ctx.metrics.closes.labels(code=str(close.code)).inc()
+        if close.code in (CloseCode.HEARTBEAT_TIMEOUT, CloseCode.SLOW_CONSUMER):
+            self.log.warning("server_close", code=close.code, reason=close.reason)
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2.0):
+                if close.frame is not None:
+                    await self.ws.send_text(close.frame.model_dump_json())
+                await self.ws.close(code=close.code, reason=close.reason)
+
+
+async def _refuse(ws: WebSocket, error: Tk9Error, code: CloseCode) -> None:
+    frame = ErrorFrame(
+        code=error.code, message=error.message, retryable=False, close_code=int(code)
+    )
+    with contextlib.suppress(Exception):
+        await ws.send_text(frame.model_dump_json())
+        await ws.close(code=int(code), reason=error.message[:120])
+
+
+@router.websocket("/ws/sessions/{session_id}")
+async def session_socket(
+    ws: WebSocket,
+    session_id: str,
+    ctx: Ctx,
+    after: str | None = None,
+    epoch: str | None = None,
+) -> None:
+    await ws.accept()
+    conn_id = ctx.hub.new_id(TRANSPORT)
+    try:
+        sid = str(UUID(session_id))
+    except ValueError:
+        await _refuse(
+            ws, SessionNotFound(f"no session {session_id[:64]!r}"), CloseCode.SESSION_NOT_FOUND
+        )
+        return
+    try:
+        cursor = parse_cursor(after, epoch)
+        sub = await open_subscription(ctx, sid, cursor, TRANSPORT, conn_id)
+    except SessionNotFound as exc:
+        await _refuse(ws, exc, CloseCode.SESSION_NOT_FOUND)
+        return
+    except InvalidInput as exc:
+        await _refuse(ws, exc, CloseCode.BAD_CURSOR)
+        return
+    driver = WsDriver(ctx, ws, sub.conn, conn_id)
+
+    async def drop(code: int) -> None:
+        await driver.close(Close(code, "dropped by the server"))
+
+    live = LiveConnection(conn_id, sid, TRANSPORT, drop)
+    ctx.hub.add(live)
+    ctx.metrics.connections.labels(transport=TRANSPORT).inc()
+    ctx.metrics.connections_total.labels(transport=TRANSPORT).inc()
+    reason = "unknown"
+    try:
+        await driver.send_outputs(sub.opening)
+        reason = await driver.run()
+    except (WebSocketDisconnect, RuntimeError) as exc:
+        reason = f"disconnected ({exc!r})"
+    finally:
+        ctx.hub.remove(live)
+        ctx.metrics.connections.labels(transport=TRANSPORT).dec()
+        stats = sub.conn.stats
+        driver.log.info(
+            "disconnect",
+            reason=reason,
+            cursor=sub.conn.cursor,
+            delivered=stats.delivered,
+            replayed=stats.replayed,
+            acked=stats.acked,
+        )
