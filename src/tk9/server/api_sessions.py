@@ -113,7 +113,7 @@ async def cancel_session(session_id: str, ctx: Ctx) -> dict[str, bool]:
 async def delete_session(session_id: str, ctx: Ctx) -> Response:
     sid = parse_session_id(session_id)
     await ctx.log.info(sid)
-    if ctx.runs.is_active(sid):
+    if sid in ctx.runs.active():
         raise Conflict("the session is still running: cancel it first")
     await ctx.hub.drop_all(1000, session_id=sid)
     await ctx.log.delete(sid)

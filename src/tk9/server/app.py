@@ -59,7 +59,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             "started",
             log_backend=settings.log_backend,
             data_dir=str(settings.data_dir),
-            interrupted_runs=interrupted,
+            interrupted_runs=len(interrupted),
             demo_producer=settings.demo_producer,
         )
         try:

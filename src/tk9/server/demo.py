@@ -48,11 +48,11 @@ class DemoRuns:
         task.cancel()
         return True
 
-    def is_active(self, session_id: str) -> bool:
-        return session_id in self._tasks
+    def active(self) -> list[str]:
+        return list(self._tasks)
 
-    async def mark_interrupted(self) -> int:
-        count = 0
+    async def mark_interrupted(self) -> list[str]:
+        marked: list[str] = []
         for info in await self._log.list_streams():
             if info.meta.get("status") in {s.value for s in TERMINAL_RUN_STATUSES}:
                 continue
@@ -63,8 +63,8 @@ class DemoRuns:
                     status=RunStatus.INTERRUPTED, progress=0, stage="interrupted by a restart"
                 ),
             )
-            count += 1
-        return count
+            marked.append(info.session_id)
+        return marked
 
     async def shutdown(self) -> None:
         for task in list(self._tasks.values()):
