@@ -296,6 +296,14 @@ class Follower:
             deadlines.append(self._last_ack_at + self.policy.ack_interval - now)
         return max(0.0, min(deadlines)) if deadlines else self.stale_after
 
+    def ack_now(self, now: float) -> SendAck | None:
+        """An ack for everything applied, due or not (before a clean close); None if up to date."""
+        if self._seq <= self._acked:
+            return None
+        self._acked = self._seq
+        self._last_ack_at = now
+        return SendAck(self._seq)
+
     def _note_head(self, epoch: str, head: int) -> None:
         if epoch != self._head_epoch:
             self._head_epoch = epoch

@@ -1,0 +1,22 @@
+"""The Python client: follow a session live from a cursor, and the REST helpers.
+
+See :class:`SessionFollower` for the resume guarantees and ``tk9 tail`` (:mod:`tk9.client.tail`)
+for the command built on it.
+"""
+
+from tk9.client.http import create_session, get_snapshot, list_sessions
+from tk9.client.session import TRANSPORTS, SessionFollower, StreamClosed, Transport
+from tk9.client.transports import Applied, Replaced, Update
+
+__all__ = [
+    "TRANSPORTS",
+    "Applied",
+    "Replaced",
+    "SessionFollower",
+    "StreamClosed",
+    "Transport",
+    "Update",
+    "create_session",
+    "get_snapshot",
+    "list_sessions",
+]

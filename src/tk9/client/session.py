@@ -1,0 +1,178 @@
+"""``SessionFollower``: follow one session's event stream, surviving any disconnect.
+
+Iterating a follower yields :class:`~tk9.client.transports.Applied` (one event, exactly the
+next seq) and :class:`~tk9.client.transports.Replaced` (the server reset the stream to a
+snapshot). Every connection starts from the follower's cursor, so a dropped connection, a
+server restart or a transport switch never loses, repeats or reorders an event::
+
+    async with SessionFollower("http://127.0.0.1:8000", session_id) as follower:
+        async for update in follower:
+            ...
+
+The connection protocol is the pure :class:`~tk9.protocol.follower.Follower`; this module only
+opens connections, waits the reconnect delay it decides, and stops on a terminal close code
+(raising :class:`StreamClosed` or :class:`~tk9.errors.SessionNotFound`) or, when
+``stop_when_finished``, once the run reached a terminal status and every announced event is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random as _random
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, suppress
+from types import TracebackType
+from typing import Literal
+
+import httpx
+
+from tk9.client.transports import Closed, Link, Switched, Update, run_poll, run_sse, run_ws
+from tk9.clock import Clock, SystemClock
+from tk9.errors import CloseCode, SessionNotFound, Tk9Error
+from tk9.protocol.cursor import Cursor
+from tk9.protocol.follower import Follower, FollowerPolicy, Stop
+
+Transport = Literal["ws", "sse", "poll"]
+TRANSPORTS: tuple[Transport, ...] = ("ws", "sse", "poll")
+
+_RUNNERS: dict[Transport, Callable[[Link], AsyncGenerator[Update]]] = {
+    "ws": run_ws,
+    "sse": run_sse,
+    "poll": run_poll,
+}
+
+
+class StreamClosed(Tk9Error):
+    """The server closed the stream with a terminal code: reconnecting would not help."""
+
+    code = "stream_closed"
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(message, close_code=close_code)
+        self.close_code = close_code
+
+
+class SessionFollower:
+    """Follow ``session_id`` on ``base_url`` from cursor ``(epoch, after)``.
+
+    ``transport`` is ``"ws"``, ``"sse"`` or ``"poll"`` and can be changed while iterating with
+    :meth:`switch_transport`; the cursor carries over. ``policy`` sets ack batching and the
+    reconnect backoff; ``random`` and ``clock`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        session_id: str,
+        transport: Transport = "ws",
+        after: int = 0,
+        epoch: str | None = None,
+        *,
+        stop_when_finished: bool = True,
+        policy: FollowerPolicy | None = None,
+        poll_wait: float = 25.0,
+        clock: Clock | None = None,
+        random: Callable[[], float] = _random.random,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        self.base_url = base_url
+        self.session_id = session_id
+        self._transport: Transport = transport
+        self._follower = Follower(after=after, epoch=epoch, policy=policy, random=random)
+        self._clock = clock or SystemClock()
+        self._switch = asyncio.Event()
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient()
+        self._stop_when_finished = stop_when_finished
+        self._poll_wait = poll_wait
+        self.connections = 0
+        """Connections opened so far (the first one included)."""
+        self.last_close: Closed | None = None
+
+    # --- state -------------------------------------------------------------------------------
+
+    @property
+    def cursor(self) -> Cursor:
+        """Everything up to ``cursor.seq`` of stream ``cursor.epoch`` has been yielded."""
+        return self._follower.cursor
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    @property
+    def finished(self) -> bool:
+        return self._follower.finished
+
+    @property
+    def duplicates(self) -> int:
+        """Events received more than once and dropped (at-least-once delivery at work)."""
+        return self._follower.duplicates
+
+    def switch_transport(self, transport: Transport) -> None:
+        """Drop the current connection and continue on ``transport`` from the same cursor."""
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        self._transport = transport
+        self._switch.set()
+
+    # --- iteration -----------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[Update]:
+        return self.updates()
+
+    async def updates(self) -> AsyncGenerator[Update]:
+        """Applied events and resets, in order, across reconnects, until finished or closed."""
+        while True:
+            self._switch.clear()
+            link = Link(
+                base_url=self.base_url,
+                session_id=self.session_id,
+                follower=self._follower,
+                clock=self._clock,
+                switch=self._switch,
+                http=self._http,
+                poll_wait=self._poll_wait,
+                stop_when_finished=self._stop_when_finished,
+            )
+            self.connections += 1
+            try:
+                async with aclosing(_RUNNERS[self._transport](link)) as stream:
+                    async for update in stream:
+                        yield update
+                return  # the run is finished and everything is in
+            except Switched:
+                continue
+            except Closed as closed:
+                self.last_close = closed
+            decision = self._follower.on_close(self.last_close.code)
+            if isinstance(decision, Stop):
+                raise self._terminal_error(self.last_close)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._switch.wait(), timeout=decision.delay)
+
+    def _terminal_error(self, closed: Closed) -> Tk9Error:
+        if closed.code == CloseCode.SESSION_NOT_FOUND:
+            return SessionNotFound(f"session {self.session_id} not found")
+        error = self._follower.last_error
+        message = error.message if error is not None else closed.reason or "closed by server"
+        return StreamClosed(message, closed.code)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> SessionFollower:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
