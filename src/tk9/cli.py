@@ -75,6 +75,18 @@ def serve(
     uvicorn.Server(config).run()
 
 
+def _register_subcommands() -> None:
+    """Commands implemented next to what they drive (client, research, diagnose)."""
+    from tk9.client.tail import tail_command
+
+    app.command("tail", help="Print a session's events live, resuming across disconnects.")(
+        tail_command
+    )
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 
