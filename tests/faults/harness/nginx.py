@@ -24,7 +24,7 @@ DEPLOY_CONF = REPO / "deploy" / "nginx.conf"
 class Variant(StrEnum):
     GOOD = "good"
     BUFFERING = "buffering"
-    """``proxy_buffering on`` for SSE: events sit in nginx's buffer."""
+    """``proxy_buffering on`` for SSE (ignoring ``X-Accel-Buffering``), plus gzip on it."""
     SHORT_TIMEOUT = "short_timeout"
     """``proxy_read_timeout`` below the heartbeat interval: quiet streams are cut."""
     NO_UPGRADE = "no_upgrade"
@@ -56,9 +56,7 @@ def render(
 ) -> str:
     """deploy/nginx.conf adapted to the test topology (and broken per ``variant``)."""
     text = DEPLOY_CONF.read_text()
-    servers = "\n".join(
-        f"        server {u} max_fails=0;" for u in upstreams
-    )
+    servers = "\n".join(f"        server {u} max_fails=0;" for u in upstreams)
     text = _sub(r"^\s*server tk9:8000;$", servers, text, count=1)
     text = _sub(r"^\s*listen 80;$", f"        listen {listen};", text, count=1)
     text = _sub(r"^pid .*;$", f"pid {prefix}/nginx.pid;", text)
@@ -73,13 +71,22 @@ def render(
         text,
     )
     if shutdown_timeout is not None:
-        text = _sub(r"^worker_shutdown_timeout .*;$",
-                    f"worker_shutdown_timeout {_dur(shutdown_timeout)};", text)
+        text = _sub(
+            r"^worker_shutdown_timeout .*;$",
+            f"worker_shutdown_timeout {_dur(shutdown_timeout)};",
+            text,
+        )
     if read_timeout is not None:
         text = _sub(r"proxy_read_timeout \w+;", f"proxy_read_timeout {_dur(read_timeout)};", text)
         text = _sub(r"proxy_send_timeout \w+;", f"proxy_send_timeout {_dur(read_timeout)};", text)
     if variant is Variant.BUFFERING:
-        text = _sub(r"proxy_buffering off;", "proxy_buffering on;", text)
+        # tk9 sends "X-Accel-Buffering: no", which nginx obeys; a proxy that ignores it (as most
+        # non-nginx proxies do) is what this variant stands for.
+        text = _sub(
+            r"proxy_buffering off;",
+            "proxy_buffering on; proxy_ignore_headers X-Accel-Buffering;",
+            text,
+        )
         text = _sub(r"^\s*add_header X-Accel-Buffering no;\n", "", text)
         text = _sub(r"^\s*gzip off;$", "        gzip on; gzip_types text/event-stream;", text)
     elif variant is Variant.SHORT_TIMEOUT:
@@ -127,7 +134,9 @@ class Nginx:
         )
         check = subprocess.run(
             ["nginx", "-t", "-q", "-p", str(self.prefix), "-c", str(self.conf)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if check.returncode != 0:
             raise RuntimeError(f"nginx -t failed: {check.stderr}")
@@ -136,7 +145,8 @@ class Nginx:
         self.write_conf()
         self._proc = subprocess.Popen(
             ["nginx", "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_port(self.listen_host, self.port, timeout=10)
 
