@@ -25,7 +25,8 @@ sleeps in Redis until an entry arrives. A watcher lingers ``watcher_linger`` sec
 last waiter leaves (live viewers call ``wait`` back to back) and is then cancelled, which drops
 its connection. ``delete`` first marks the stream deleted and appends a tombstone entry
 ``{last_seq}-1`` — that wakes blocked readers in every process, which then raise
-``SessionNotFound`` — and then removes the keys.
+``SessionNotFound`` — and then removes the keys, except that the tombstone stays for
+``TOMBSTONE_TTL`` seconds for a waiter that checked the session just before the delete.
 
 ``trim`` is supported (``XTRIM MINID``). Timestamps come from the appending process's clock.
 """
@@ -58,6 +59,10 @@ from tk9.log.base import (
 )
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
+
+TOMBSTONE_TTL = 300
+"""Seconds a deleted stream's tombstone entry is kept, so a ``wait`` that checked the session
+just before the delete and only then starts its blocking read still sees the delete."""
 
 _ALIVE = """
 local h = redis.call('HMGET', KEYS[1], 'epoch', 'deleted')
@@ -106,8 +111,12 @@ return h[1]
 )
 
 PURGE = """
-local h = redis.call('HMGET', KEYS[1], 'epoch', 'deleted')
-if h[1] == ARGV[1] and h[2] then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
+local h = redis.call('HMGET', KEYS[1], 'epoch', 'deleted', 'last_seq')
+if h[1] == ARGV[1] and h[2] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('XTRIM', KEYS[3], 'MINID', h[3] .. '-1')
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+end
 return 1
 """
 
@@ -280,7 +289,7 @@ class RedisEventLog(EventLog):
         epoch = await self._run("mark_deleted", [info_k, events_k, self._index], [session_id])
         if not epoch:
             raise _not_found(session_id)
-        await self._run("purge", [info_k, meta_k, events_k], [epoch])
+        await self._run("purge", [info_k, meta_k, events_k], [epoch, TOMBSTONE_TTL])
 
     async def trim(self, session_id: str, before_seq: int) -> StreamInfo:
         info_k, _, events_k = self._keys(session_id)
