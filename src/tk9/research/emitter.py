@@ -1,0 +1,100 @@
+"""Typed event emission for one session, remembering each agent's last reported status.
+
+Every agent reports only through this object, which appends to the event log; nothing is
+inferred from output or guessed later. The remembered statuses let the Orchestrator close a
+failed or cancelled run correctly (running agents failed, the rest skipped).
+"""
+
+from __future__ import annotations
+
+from tk9.events import (
+    AGENTS,
+    AgentName,
+    AgentStatus,
+    AgentUpdatePayload,
+    ErrorPayload,
+    FileGeneratedPayload,
+    LogLevel,
+    LogPayload,
+    ResearchStatusPayload,
+    RunStatus,
+)
+from tk9.log.base import EventLog, append_payload
+from tk9.research.publish import WrittenFile
+
+FINAL_AGENT_STATUSES = frozenset({AgentStatus.COMPLETED, AgentStatus.FAILED, AgentStatus.SKIPPED})
+
+
+def clip(text: str, limit: int = 4000) -> str:
+    """Fit a message into an event's text field."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Emitter:
+    """Appends a session's events and tracks what each agent last said."""
+
+    def __init__(self, log: EventLog, session_id: str) -> None:
+        self.log = log
+        self.session_id = session_id
+        self.agents: dict[AgentName, AgentStatus] = {a: AgentStatus.PENDING for a in AGENTS}
+        self.progress = 0
+        self.files: list[WrittenFile] = []
+
+    async def status(
+        self, status: RunStatus, progress: int, stage: str = "", error: str | None = None
+    ) -> None:
+        self.progress = max(0, min(100, progress))
+        payload = ResearchStatusPayload(
+            status=status,
+            progress=self.progress,
+            stage=clip(stage),
+            error=clip(error) if error is not None else None,
+        )
+        await append_payload(self.log, self.session_id, payload)
+
+    async def agent(
+        self, agent: AgentName, status: AgentStatus, progress: int = 0, message: str = ""
+    ) -> None:
+        if status == AgentStatus.COMPLETED:
+            progress = 100
+        self.agents[agent] = status
+        payload = AgentUpdatePayload(
+            agent=agent, status=status, progress=max(0, min(100, progress)), message=clip(message)
+        )
+        await append_payload(self.log, self.session_id, payload)
+
+    async def note(
+        self, message: str, agent: AgentName | None = None, level: LogLevel = LogLevel.INFO
+    ) -> None:
+        payload = LogPayload(level=level, message=clip(message), agent=agent)
+        await append_payload(self.log, self.session_id, payload)
+
+    async def error(self, code: str, message: str, agent: AgentName | None = None) -> None:
+        payload = ErrorPayload(code=code[:64], message=clip(message), agent=agent)
+        await append_payload(self.log, self.session_id, payload)
+
+    async def file(self, written: WrittenFile, language: str) -> None:
+        """Announce a file that :func:`~tk9.research.publish.write_atomic` has renamed in."""
+        name = written.path.name
+        payload = FileGeneratedPayload(
+            name=name,
+            kind=written.kind,
+            language=language,
+            size_bytes=written.size_bytes,
+            sha256=written.sha256,
+            path=f"/api/sessions/{self.session_id}/files/{name}",
+        )
+        self.files.append(written)
+        await append_payload(self.log, self.session_id, payload)
+
+    async def close_agents(self, running: AgentStatus, message: str, skipped: str) -> None:
+        """Give every agent without a final status one: ``running`` ones get ``running``'s
+        status (failed, or skipped on cancel), pending ones are skipped."""
+        for agent in AGENTS:
+            if agent == AgentName.ORCHESTRATOR:
+                continue
+            current = self.agents[agent]
+            if current == AgentStatus.RUNNING:
+                await self.agent(agent, running, 0, message)
+            elif current == AgentStatus.PENDING:
+                await self.agent(agent, AgentStatus.SKIPPED, 0, skipped)

@@ -1,0 +1,243 @@
+"""The six working agents, run in order by the Orchestrator (:mod:`tk9.research.runner`).
+
+Browser → Editor → Researcher (sections in parallel) → Writer → Publisher → Translator. Each
+reports ``running`` → readable progress → ``completed`` / ``skipped`` through the
+:class:`~tk9.research.emitter.Emitter`; a failure raises and the Orchestrator closes the run.
+The Orchestrator's overall progress moves through fixed bands, one per agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from tk9.errors import ResearchError
+from tk9.events import AgentName, AgentStatus, LogLevel, RunStatus
+from tk9.research.citations import ReferenceRegistry, check_citations
+from tk9.research.documents import Document
+from tk9.research.emitter import Emitter
+from tk9.research.engine import Engine
+from tk9.research.publish import render_all, write_atomic
+from tk9.research.report import Outline, Report, SectionDraft, slugify
+from tk9.research.retrieval import Retriever
+from tk9.research.translate import Translator, choose_translator
+from tk9.research.validate import SOURCE_LANGUAGE
+
+BANDS: dict[AgentName, tuple[int, int]] = {
+    AgentName.BROWSER: (0, 15),
+    AgentName.EDITOR: (15, 25),
+    AgentName.RESEARCHER: (25, 60),
+    AgentName.WRITER: (60, 70),
+    AgentName.PUBLISHER: (70, 85),
+    AgentName.TRANSLATOR: (85, 100),
+}
+INITIAL_SOURCES = 8
+SECTION_SOURCES = 6
+
+
+@dataclass(slots=True)
+class Pipeline:
+    """One run's working agents and what they hand each other."""
+
+    emit: Emitter
+    subject: str
+    language: str
+    output_dir: Path
+    engine: Engine
+    retriever: Retriever
+    max_sections: int
+    llm_translator: Translator | None = None
+
+    async def run(self) -> None:
+        initial = await self.browser()
+        outline = await self.editor(initial)
+        drafts = await self.researcher(outline)
+        report = await self.writer(outline, initial, drafts)
+        stem = slugify(report.title)
+        await self.publisher(report, stem)
+        await self.translator(report, stem)
+
+    async def _step(self, agent: AgentName, fraction: float, message: str) -> None:
+        """Report an agent's progress and move the overall progress inside its band."""
+        low, high = BANDS[agent]
+        percent = int(max(0.0, min(1.0, fraction)) * 100)
+        await self.emit.agent(agent, AgentStatus.RUNNING, percent, message)
+        overall = low + int((high - low) * fraction)
+        if overall > self.emit.progress:
+            await self.emit.status(RunStatus.RUNNING, overall, f"{agent.value}: {message}")
+
+    # --- Browser: initial research -------------------------------------------------------
+
+    async def browser(self) -> list[Document]:
+        agent = AgentName.BROWSER
+        await self._step(agent, 0.0, "Opening the corpus")
+        for report in self.retriever.reports:
+            changed = report.added + report.updated + report.removed
+            await self.emit.note(
+                f"Corpus {report.source}: {changed} file(s) indexed, {report.unchanged} "
+                f"unchanged, {report.removed} removed",
+                agent,
+            )
+            for problem in report.unreadable:
+                await self.emit.error("unreadable_document", problem, agent)
+        total = await self.retriever.document_count()
+        await self._step(agent, 0.4, f"Searching {total} documents for “{self.subject}”")
+        found = await self.retriever.search(self.subject, INITIAL_SOURCES)
+        if not found:
+            raise ResearchError(f"no document in the corpus is about “{self.subject}”")
+        titles = ", ".join(d.title for d in found[:4])
+        await self.emit.agent(
+            agent, AgentStatus.COMPLETED, 100, f"Read {len(found)} sources: {titles}"
+        )
+        return found
+
+    # --- Editor: title and outline -------------------------------------------------------
+
+    async def editor(self, initial: list[Document]) -> Outline:
+        agent = AgentName.EDITOR
+        await self._step(agent, 0.0, "Planning the title and outline")
+        outline = await self.engine.outline(self.subject, initial, self.max_sections)
+        sections = tuple(h.strip() for h in outline.sections if h.strip())[: self.max_sections]
+        if not sections:
+            raise ResearchError("the Editor produced no section")
+        outline = Outline(title=outline.title.strip() or self.subject, sections=sections)
+        await self.emit.agent(
+            agent,
+            AgentStatus.COMPLETED,
+            100,
+            f"“{outline.title}”: {len(sections)} sections — " + "; ".join(sections),
+        )
+        return outline
+
+    # --- Researcher: every section in parallel -------------------------------------------
+
+    async def researcher(self, outline: Outline) -> list[SectionDraft]:
+        agent = AgentName.RESEARCHER
+        total = len(outline.sections)
+        await self._step(agent, 0.0, f"Researching {total} sections in parallel")
+        done = 0
+        lock = asyncio.Lock()
+
+        async def one(heading: str) -> SectionDraft:
+            nonlocal done
+            evidence = await self.retriever.search(f"{self.subject} {heading}", SECTION_SOURCES)
+            draft = await self.engine.section(self.subject, heading, evidence)
+            check = check_citations(draft.body, len(draft.evidence))
+            async with lock:
+                if check.invalid:
+                    await self.emit.note(
+                        f"Removed {len(check.invalid)} citation(s) in “{heading}” that "
+                        f"pointed at no source: {sorted(set(check.invalid))}",
+                        agent,
+                        LogLevel.WARNING,
+                    )
+                done += 1
+                await self._step(
+                    agent,
+                    done / total,
+                    f"Section “{heading}” done ({len(check.cited)} sources cited), {done}/{total}",
+                )
+            return SectionDraft(heading, check.text, draft.evidence)
+
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(h)) for h in outline.sections]
+        drafts = [t.result() for t in tasks]
+        cited = len({d.uri for draft in drafts for d in draft.evidence})
+        await self.emit.agent(
+            agent, AgentStatus.COMPLETED, 100, f"{total} sections researched from {cited} sources"
+        )
+        return drafts
+
+    # --- Writer: introduction, conclusion, contents, references --------------------------
+
+    async def writer(
+        self, outline: Outline, initial: list[Document], drafts: list[SectionDraft]
+    ) -> Report:
+        agent = AgentName.WRITER
+        await self._step(agent, 0.0, "Writing the introduction")
+        intro = await self.engine.introduction(self.subject, initial)
+        intro_check = check_citations(intro.body, len(intro.evidence))
+        registry = ReferenceRegistry()
+        introduction = registry.renumber(intro_check.text, intro.evidence)
+        seen = set(introduction.splitlines())
+        sections = []
+        for draft in drafts:  # a sentence quoted earlier in the report is not repeated
+            lines = []
+            for line in registry.renumber(draft.body, draft.evidence).splitlines():
+                if not line.strip() or line not in seen:
+                    lines.append(line)
+                    seen.add(line)
+            body = (
+                "\n".join(lines).strip()
+                or "_Everything the sources say about this is quoted above._"
+            )
+            sections.append((draft.heading, body))
+        await self._step(agent, 0.5, "Writing the conclusion")
+        conclusion = await self.engine.conclusion(self.subject, sections, len(registry.documents))
+        conclusion = check_citations(conclusion, len(registry.documents)).text
+        report = Report(
+            title=outline.title,
+            subject=self.subject,
+            note=self.engine.note,
+            introduction=introduction,
+            sections=sections,
+            conclusion=conclusion,
+            references=list(registry.documents),
+        )
+        await self.emit.agent(
+            agent,
+            AgentStatus.COMPLETED,
+            100,
+            f"Introduction, {len(sections)} sections, conclusion, contents and "
+            f"{len(report.references)} references",
+        )
+        return report
+
+    # --- Publisher and Translator ---------------------------------------------------------
+
+    async def _publish(
+        self, agent: AgentName, markdown: str, title: str, stem: str, language: str
+    ) -> None:
+        rendered = await asyncio.to_thread(render_all, markdown, title, language)
+        for count, (kind, data) in enumerate(rendered.items(), start=1):
+            written = await asyncio.to_thread(
+                write_atomic, self.output_dir / f"{stem}.{kind}", data
+            )
+            await self.emit.file(written, language)
+            await self._step(agent, 0.4 + 0.2 * count, f"Wrote {written.path.name}")
+
+    async def publisher(self, report: Report, stem: str) -> None:
+        agent = AgentName.PUBLISHER
+        await self._step(agent, 0.0, "Rendering Markdown, PDF and DOCX")
+        await self._publish(agent, report.to_markdown(), report.title, stem, SOURCE_LANGUAGE)
+        await self.emit.agent(agent, AgentStatus.COMPLETED, 100, "Published Markdown, PDF, DOCX")
+
+    async def translator(self, report: Report, stem: str) -> None:
+        agent = AgentName.TRANSLATOR
+        if self.language == SOURCE_LANGUAGE:
+            await self.emit.agent(
+                agent,
+                AgentStatus.SKIPPED,
+                0,
+                f"The target language is the source language ({SOURCE_LANGUAGE})",
+            )
+            return
+        translator, how = await choose_translator(
+            SOURCE_LANGUAGE, self.language, self.llm_translator
+        )
+        if translator is None:
+            await self.emit.agent(agent, AgentStatus.SKIPPED, 0, how.capitalize())
+            return
+        await self._step(agent, 0.0, f"Translating into {self.language} with {how}")
+        body = await translator.translate(report.body_markdown(), SOURCE_LANGUAGE, self.language)
+        if not body.strip():
+            raise ResearchError(f"the translation into {self.language} came back empty")
+        markdown = body.rstrip("\n") + "\n\n" + report.references_markdown()
+        first = markdown.lstrip().splitlines()[0]
+        title = first.lstrip("# ").strip() or report.title
+        await self._step(agent, 0.4, "Rendering the translated Markdown, PDF and DOCX")
+        await self._publish(agent, markdown, title, f"{stem}.{self.language}", self.language)
+        await self.emit.agent(
+            agent, AgentStatus.COMPLETED, 100, f"Translated into {self.language} with {how}"
+        )

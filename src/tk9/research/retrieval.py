@@ -1,0 +1,103 @@
+"""Where evidence comes from for one run: the corpus index and, optionally, web search."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tk9.errors import InvalidInput, ResearchError
+from tk9.research.corpus import CorpusIndex, SyncReport, folder_source
+from tk9.research.documents import Document, corpus_files, wiki_data_file
+from tk9.research.search import WebSearch
+from tk9.settings import Settings
+
+
+def index_path(settings: Settings) -> Path:
+    return settings.data_dir / "corpus" / "index.sqlite3"
+
+
+def check_corpus(settings: Settings) -> None:
+    """Raise :class:`InvalidInput` when the configuration gives a run nothing to read."""
+    if settings.corpus_dir is not None:
+        if not corpus_files(settings.corpus_dir):
+            raise InvalidInput(
+                f"corpus folder {str(settings.corpus_dir)!r} holds no .md, .txt, .html or "
+                ".pdf documents"
+            )
+        return
+    if settings.use_wiki_corpus and wiki_data_file() is not None:
+        return
+    if WebSearch.from_settings(settings) is not None:
+        return
+    raise InvalidInput(
+        "the corpus is empty: set TK9_CORPUS_DIR (or --corpus), install the 'wiki' extra, "
+        "or configure a search provider"
+    )
+
+
+@dataclass(slots=True)
+class Retriever:
+    """Searches the run's corpus sources and the web, merging results without duplicates."""
+
+    index: CorpusIndex | None
+    sources: list[str]
+    web: WebSearch | None = None
+    reports: list[SyncReport] = field(default_factory=list)
+
+    async def search(self, query: str, limit: int, exclude: Iterable[str] = ()) -> list[Document]:
+        excluded = set(exclude)
+        docs: list[Document] = []
+        if self.index is not None and self.sources:
+            index = self.index
+            hits = await asyncio.to_thread(index.search, query, self.sources, limit, excluded)
+            docs.extend(hit.document for hit in hits)
+        if self.web is not None:
+            for doc in await self.web.search(query, limit):
+                if doc.uri not in excluded and all(d.uri != doc.uri for d in docs):
+                    docs.append(doc)
+        return docs
+
+    async def document_count(self) -> int:
+        if self.index is None:
+            return 0
+        return await asyncio.to_thread(self.index.count, self.sources)
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+
+
+async def open_retriever(settings: Settings) -> Retriever:
+    """Sync the configured sources into the index (incrementally) and return a retriever.
+
+    A configured corpus folder replaces the wiki; the wiki is the default demo corpus.
+    """
+    web = WebSearch.from_settings(settings)
+    index: CorpusIndex | None = None
+    sources: list[str] = []
+    reports: list[SyncReport] = []
+    if settings.corpus_dir is not None or settings.use_wiki_corpus:
+        index = await asyncio.to_thread(CorpusIndex, index_path(settings))
+    try:
+        if settings.corpus_dir is not None and index is not None:
+            reports.append(await asyncio.to_thread(index.sync_folder, settings.corpus_dir))
+            sources.append(folder_source(settings.corpus_dir))
+        elif settings.use_wiki_corpus and index is not None:
+            data = wiki_data_file()
+            if data is not None:
+                report = await asyncio.to_thread(index.sync_wiki, data)
+                reports.append(report)
+                sources.append(report.source)
+        retriever = Retriever(index, sources, web, reports)
+        if web is None and await retriever.document_count() == 0:
+            raise ResearchError(
+                "the corpus is empty: no readable documents were found"
+                + (f" in {settings.corpus_dir}" if settings.corpus_dir else "")
+            )
+    except BaseException:
+        if index is not None:
+            index.close()
+        raise
+    return retriever

@@ -1,0 +1,345 @@
+"""The Orchestrator: runs one research session end to end, and the manager of all runs.
+
+:func:`run_research` always ends a run with exactly one terminal ``research_status``:
+
+* ``completed`` when every agent finished (the Translator may be ``skipped``);
+* ``failed`` with the error when an agent failed — that agent is marked ``failed`` and the
+  agents after it ``skipped``; research failures are reported, never raised;
+* ``cancelled`` when the ``cancel`` event is set or the task is cancelled — unfinished agents
+  are marked ``skipped`` ("cancelled"); the task's ``CancelledError`` is re-raised after the
+  events are written;
+* ``interrupted`` when :class:`RunManager` stops the run for a server shutdown, or on the next
+  start for runs a crash left non-terminal (:meth:`RunManager.mark_interrupted`).
+
+An unexpected exception (a bug) is also closed as ``failed`` ("internal error") so no viewer
+waits forever, and then propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import httpx
+
+from tk9.clock import Clock, SystemClock
+from tk9.errors import Conflict, Tk9Error
+from tk9.events import (
+    TERMINAL_RUN_STATUSES,
+    AgentName,
+    AgentStatus,
+    AgentUpdatePayload,
+    EventType,
+    ResearchStatusPayload,
+    RunStatus,
+)
+from tk9.log.base import EventLog, append_payload
+from tk9.research.emitter import Emitter, clip
+from tk9.research.engine import Engine
+from tk9.research.extractive import ExtractiveEngine
+from tk9.research.pipeline import Pipeline
+from tk9.research.retrieval import open_retriever
+from tk9.research.translate import Translator
+from tk9.settings import Settings
+
+
+def build_engine(settings: Settings) -> tuple[Engine, Translator | None]:
+    """The configured engine, and the LLM translator when an LLM is configured."""
+    if settings.engine == "llm":
+        from tk9.research.llm import LLMEngine
+
+        engine = LLMEngine.from_settings(settings)
+        return engine, engine
+    return ExtractiveEngine(), None
+
+
+def _failure_message(exc: BaseException) -> str:
+    """The first real error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, Tk9Error):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _is_research_failure(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_research_failure(e) for e in exc.exceptions)
+    return isinstance(exc, Tk9Error | OSError | httpx.HTTPError | TimeoutError | ValueError)
+
+
+async def run_research(
+    log: EventLog,
+    session_id: str,
+    subject: str,
+    language: str,
+    settings: Settings,
+    output_dir: Path,
+    cancel: asyncio.Event | None = None,
+    *,
+    stop_status: list[RunStatus] | None = None,
+) -> RunStatus:
+    """Run the seven agents for a session whose stream already exists; see the module doc.
+
+    ``stop_status`` (internal, used by :class:`RunManager`) holds the status a task
+    cancellation ends with — ``cancelled`` unless the manager is shutting down.
+    """
+    emit = Emitter(log, session_id)
+    await emit.status(RunStatus.RUNNING, 0, "Starting")
+    await emit.agent(AgentName.ORCHESTRATOR, AgentStatus.RUNNING, 0, "Starting the agents")
+    work = asyncio.create_task(_work(emit, subject, language, settings, output_dir))
+    waiter = asyncio.create_task(cancel.wait()) if cancel is not None else None
+    try:
+        await asyncio.wait(
+            [t for t in (work, waiter) if t is not None], return_when="FIRST_COMPLETED"
+        )
+    except asyncio.CancelledError:
+        work.cancel()
+        with contextlib.suppress(BaseException):
+            await work
+        status = stop_status[0] if stop_status else RunStatus.CANCELLED
+        await _close_stopped(emit, status)
+        raise
+    finally:
+        if waiter is not None:
+            waiter.cancel()
+    if not work.done():  # the cancel event fired first
+        work.cancel()
+        with contextlib.suppress(BaseException):
+            await work
+        status = stop_status[0] if stop_status else RunStatus.CANCELLED
+        await _close_stopped(emit, status)
+        return status
+    exc = work.exception() if not work.cancelled() else None
+    if work.cancelled():
+        await _close_stopped(emit, RunStatus.CANCELLED)
+        return RunStatus.CANCELLED
+    if exc is None:
+        await emit.agent(AgentName.ORCHESTRATOR, AgentStatus.COMPLETED, 100, "Report published")
+        await emit.status(RunStatus.COMPLETED, 100, "Done")
+        return RunStatus.COMPLETED
+    research_failure = _is_research_failure(exc)
+    message = _failure_message(exc)
+    if not research_failure:
+        message = f"internal error: {message}"
+    failed_agent = next(
+        (
+            a
+            for a, s in emit.agents.items()
+            if s == AgentStatus.RUNNING and a != AgentName.ORCHESTRATOR
+        ),
+        None,
+    )
+    where = f"{failed_agent.value} failed: " if failed_agent else ""
+    await emit.error("research_failed", where + message, failed_agent)
+    await emit.close_agents(AgentStatus.FAILED, message, f"Skipped: {where.rstrip(': ')}")
+    await emit.agent(AgentName.ORCHESTRATOR, AgentStatus.FAILED, emit.progress, where + message)
+    await emit.status(RunStatus.FAILED, emit.progress, "Failed", error=where + message)
+    if not research_failure:
+        raise exc
+    return RunStatus.FAILED
+
+
+async def _work(
+    emit: Emitter, subject: str, language: str, settings: Settings, output_dir: Path
+) -> None:
+    engine, llm_translator = build_engine(settings)
+    await emit.agent(AgentName.BROWSER, AgentStatus.RUNNING, 0, "Indexing the corpus")
+    retriever = await open_retriever(settings)
+    try:
+        await Pipeline(
+            emit=emit,
+            subject=subject,
+            language=language,
+            output_dir=output_dir,
+            engine=engine,
+            retriever=retriever,
+            max_sections=settings.max_sections,
+            llm_translator=llm_translator,
+        ).run()
+    finally:
+        retriever.close()
+
+
+async def _close_stopped(emit: Emitter, status: RunStatus) -> None:
+    reason = "cancelled" if status == RunStatus.CANCELLED else "interrupted by a server shutdown"
+    await emit.close_agents(AgentStatus.SKIPPED, clip(reason.capitalize()), reason.capitalize())
+    await emit.agent(
+        AgentName.ORCHESTRATOR, AgentStatus.SKIPPED, emit.progress, reason.capitalize()
+    )
+    await emit.status(status, emit.progress, reason.capitalize())
+
+
+class _Run:
+    def __init__(self) -> None:
+        self.cancel = asyncio.Event()
+        self.stop = [RunStatus.CANCELLED]
+        self.started = False
+        self.task: asyncio.Task[RunStatus] | None = None
+
+
+class RunManager:
+    """Owns the runs of this process: a concurrency limit, cancel, shutdown, crash recovery.
+
+    Runs beyond ``settings.max_concurrent_runs`` wait with status ``pending`` until a slot
+    frees. Outputs go to ``settings.outputs_dir / session_id``.
+    """
+
+    def __init__(self, log: EventLog, settings: Settings, clock: Clock | None = None) -> None:
+        self._log = log
+        self._settings = settings
+        self._clock = clock or SystemClock()
+        self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
+        self._runs: dict[str, _Run] = {}
+
+    def active(self) -> list[str]:
+        """Sessions with a run in progress or waiting for a slot."""
+        return [sid for sid, run in self._runs.items() if run.task and not run.task.done()]
+
+    def start(self, session_id: str, subject: str, language: str) -> asyncio.Task[RunStatus]:
+        """Schedule a run for an existing session stream; raises ``Conflict`` if one is live."""
+        if session_id in self.active():
+            raise Conflict(f"session {session_id} already has a run in progress")
+        run = _Run()
+        run.task = asyncio.create_task(
+            self._drive(run, session_id, subject, language), name=f"research-{session_id}"
+        )
+        self._runs[session_id] = run
+        run.task.add_done_callback(lambda _t: self._forget(session_id, run))
+        return run.task
+
+    def _forget(self, session_id: str, run: _Run) -> None:
+        if self._runs.get(session_id) is run:
+            del self._runs[session_id]
+
+    async def _drive(self, run: _Run, session_id: str, subject: str, language: str) -> RunStatus:
+        emit = Emitter(self._log, session_id)
+        waiting = len(self.active()) - 1
+        stage = (
+            "Queued"
+            if waiting < self._settings.max_concurrent_runs
+            else (
+                f"Waiting for a free slot ({self._settings.max_concurrent_runs} runs in progress)"
+            )
+        )
+        await emit.status(RunStatus.PENDING, 0, stage)
+        try:
+            await self._slots.acquire()
+        except asyncio.CancelledError:
+            await _close_stopped(emit, run.stop[0])
+            raise
+        try:
+            run.started = True
+            output_dir = self._settings.outputs_dir / session_id
+            return await run_research(
+                self._log,
+                session_id,
+                subject,
+                language,
+                self._settings,
+                output_dir,
+                run.cancel,
+                stop_status=run.stop,
+            )
+        finally:
+            self._slots.release()
+
+    def cancel(self, session_id: str) -> bool:
+        """Ask a live run to stop (it ends ``cancelled``); False when there is none."""
+        run = self._runs.get(session_id)
+        if run is None or run.task is None or run.task.done():
+            return False
+        if run.started:
+            run.cancel.set()
+        else:
+            run.task.cancel()
+        return True
+
+    async def wait(self, session_id: str) -> RunStatus | None:
+        """Wait for a live run to end; None when there is none (tests, CLI)."""
+        run = self._runs.get(session_id)
+        if run is None or run.task is None:
+            return None
+        try:
+            return await asyncio.shield(run.task)
+        except asyncio.CancelledError:
+            if run.task.cancelled():
+                return run.stop[0]
+            raise
+
+    async def shutdown(self) -> None:
+        """Stop every run; each ends ``interrupted`` (the server is going away)."""
+        tasks = []
+        for run in list(self._runs.values()):
+            if run.task is not None and not run.task.done():
+                run.stop[0] = RunStatus.INTERRUPTED
+                run.task.cancel()
+                tasks.append(run.task)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def mark_interrupted(self) -> list[str]:
+        """On server start: close runs a crash left non-terminal; returns their session ids.
+
+        A session whose last ``research_status`` is not terminal (or that has none) gets:
+        running agents ``failed`` ("interrupted"), pending agents ``skipped``, the
+        Orchestrator ``failed``, then ``research_status: interrupted`` at its last progress.
+        Assumes this process is the only runner for the log (see docs/research.md).
+        """
+        marked: list[str] = []
+        live = set(self.active())
+        for info in await self._log.list_streams():
+            if info.session_id in live:
+                continue
+            status, progress, agents = await _fold(self._log, info.session_id)
+            if status in TERMINAL_RUN_STATUSES:
+                continue
+            sid = info.session_id
+            reason = "Interrupted: the server stopped during this step"
+            for agent, state in agents.items():
+                if agent == AgentName.ORCHESTRATOR:
+                    continue
+                if state == AgentStatus.RUNNING:
+                    new = AgentUpdatePayload(agent=agent, status=AgentStatus.FAILED, message=reason)
+                    await append_payload(self._log, sid, new)
+                elif state == AgentStatus.PENDING:
+                    new = AgentUpdatePayload(
+                        agent=agent, status=AgentStatus.SKIPPED, message="Interrupted"
+                    )
+                    await append_payload(self._log, sid, new)
+            error = "the server stopped while this run was in progress"
+            orchestrator = AgentUpdatePayload(
+                agent=AgentName.ORCHESTRATOR,
+                status=AgentStatus.FAILED,
+                progress=progress,
+                message=f"Interrupted: {error}",
+            )
+            await append_payload(self._log, sid, orchestrator)
+            final = ResearchStatusPayload(
+                status=RunStatus.INTERRUPTED, progress=progress, stage="Interrupted", error=error
+            )
+            await append_payload(self._log, sid, final)
+            marked.append(sid)
+        return marked
+
+
+async def _fold(
+    log: EventLog, session_id: str
+) -> tuple[RunStatus | None, int, dict[AgentName, AgentStatus]]:
+    """The last run status, progress and each agent's status (a minimal projection)."""
+    status: RunStatus | None = None
+    progress = 0
+    agents = {a: AgentStatus.PENDING for a in AgentName}
+    after = 0
+    while True:
+        batch = await log.read(session_id, after, 1000)
+        if not batch:
+            break
+        for event in batch:
+            if event.event_type == EventType.RESEARCH_STATUS:
+                status = RunStatus(event.payload["status"])
+                progress = int(event.payload.get("progress", progress))
+            elif event.event_type == EventType.AGENT_UPDATE:
+                agents[AgentName(event.payload["agent"])] = AgentStatus(event.payload["status"])
+        after = batch[-1].seq
+    return status, progress, agents
