@@ -73,7 +73,7 @@ const FILE_KINDS = ['md', 'pdf', 'docx', 'html']
 /** A stream error the driver must act on; `kind` names the fixture's `expected_error`. */
 export class StreamError extends Error {
   constructor(
-    readonly kind: 'gap' | 'epoch' | 'invalid',
+    readonly kind: 'gap' | 'epoch_mismatch' | 'invalid',
     message: string,
   ) {
     super(message)
@@ -97,7 +97,7 @@ export class EpochMismatchError extends StreamError {
     readonly expected: string,
     readonly got: string,
   ) {
-    super('epoch', `event from epoch ${got}, state is at epoch ${expected}`)
+    super('epoch_mismatch', `event from epoch ${got}, state is at epoch ${expected}`)
   }
 }
 
