@@ -79,7 +79,7 @@ async def _get(base_url: str, path: str, client: httpx.AsyncClient | None) -> ht
     async with _client(client) as http:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(3),
-            wait=wait_exponential_jitter(initial=0.1, max=2.0),
+            wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1),
             retry=retry_if_exception_type(httpx.TransportError),
             reraise=True,
         ):

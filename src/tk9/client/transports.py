@@ -25,7 +25,7 @@ from tk9.clock import Clock
 from tk9.errors import CloseCode
 from tk9.events import Event
 from tk9.protocol.follower import Action, Apply, Follower, Replace, Resume, SendAck, SendPong
-from tk9.protocol.messages import SERVER_FRAME, EventsPage, Hello
+from tk9.protocol.messages import SERVER_FRAME, EventsPage, Hello, Reset
 from tk9.state import SessionState
 
 T = TypeVar("T")
@@ -200,6 +200,15 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
             raise Closed(code, reason) from exc
 
 
+def parse_sse_reset(data: str) -> tuple[str, SessionState]:
+    """An SSE ``reset`` message: a whole ``Reset`` frame, or (as first drafted) a bare snapshot."""
+    raw = json.loads(data)
+    if isinstance(raw, dict) and raw.get("type") == "reset":
+        frame = Reset.model_validate(raw)
+        return frame.reason, frame.snapshot
+    return "reset", SessionState.model_validate(raw)
+
+
 async def run_sse(link: Link) -> AsyncGenerator[Update]:
     """One SSE stream. httpx's read timeout (2.5 heartbeats) is the watchdog here, because
     keep-alive comments never reach the SSE decoder; SSE has no upstream, so no acks."""
@@ -227,8 +236,8 @@ async def run_sse(link: Link) -> AsyncGenerator[Update]:
                 elif message.event == "event":
                     actions = follower.on_event(Event.model_validate_json(message.data), now)
                 elif message.event == "reset":
-                    snapshot = SessionState.model_validate_json(message.data)
-                    actions = follower.on_reset(snapshot, now, "reset")
+                    reason, snapshot = parse_sse_reset(message.data)
+                    actions = follower.on_reset(snapshot, now, reason)
                 else:
                     continue
                 updates, control = _updates(actions)

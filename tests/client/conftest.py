@@ -1,0 +1,110 @@
+"""A real tk9 server (uvicorn, SQLite data directory) in a child process, for the client tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``python -m tests.client.serve`` on a fixed port and data directory; restartable."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.env = {**os.environ, **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.client.serve", str(self.port), str(self.data_dir)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for attempt in Retrying(
+            stop=stop_after_delay(30),
+            wait=wait_fixed(0.05),
+            retry=retry_if_exception_type((httpx.TransportError, AssertionError)),
+            reraise=True,
+        ):
+            with attempt:
+                assert self.proc.poll() is None, "server exited during start-up"
+                httpx.get(f"{self.url}/api/health", timeout=1.0).raise_for_status()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no close frames."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _server(tmp_path: Path, **env: str) -> Iterator[ServerProcess]:
+    base = {
+        "TK9_DEMO_PRODUCER": "1",
+        "TK9_TEST_HOOKS": "1",
+        "TK9_DEMO_INTERVAL": "0.01",
+        "TK9_DEMO_EVENTS": "60",
+        "TK9_LOG_LEVEL": "warning",
+        "TK9_HEARTBEAT_INTERVAL": "1.0",
+        "TK9_HEARTBEAT_TIMEOUT": "1.0",
+    }
+    server = ServerProcess(tmp_path / "data", {**base, **env})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh server whose demo producer emits ~80 events, 10 ms apart."""
+    yield from _server(tmp_path)
+
+
+@pytest.fixture
+def slow_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh server whose demo run lasts a few seconds (room to break things mid-run)."""
+    yield from _server(tmp_path, TK9_DEMO_INTERVAL="0.03", TK9_DEMO_EVENTS="150")
+
+
+def wait_until(condition: object, timeout: float = 20.0) -> None:
+    """Block until ``condition()`` is true (bounded), polling every 10 ms."""
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
