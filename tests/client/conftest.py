@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,12 +98,3 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 def slow_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A fresh server whose demo run lasts a few seconds (room to break things mid-run)."""
     yield from _server(tmp_path, TK9_DEMO_INTERVAL="0.03", TK9_DEMO_EVENTS="150")
-
-
-def wait_until(condition: object, timeout: float = 20.0) -> None:
-    """Block until ``condition()`` is true (bounded), polling every 10 ms."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
