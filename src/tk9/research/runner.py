@@ -176,6 +176,7 @@ class _Run:
         self.cancel = asyncio.Event()
         self.stop = [RunStatus.CANCELLED]
         self.started = False
+        """Set once the run holds a slot (before that it is queued as ``pending``)."""
         self.task: asyncio.Task[RunStatus] | None = None
 
 
@@ -225,10 +226,13 @@ class RunManager:
         )
         await emit.status(RunStatus.PENDING, 0, stage)
         try:
-            await self._slots.acquire()
+            got_slot = await self._acquire(run)
         except asyncio.CancelledError:
             await _close_stopped(emit, run.stop[0])
             raise
+        if not got_slot:  # cancelled or shut down while queued
+            await _close_stopped(emit, run.stop[0])
+            return run.stop[0]
         try:
             run.started = True
             output_dir = self._settings.outputs_dir / session_id
@@ -245,15 +249,28 @@ class RunManager:
         finally:
             self._slots.release()
 
+    async def _acquire(self, run: _Run) -> bool:
+        """Wait for a run slot or the run's cancel event; True when a slot was taken."""
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        stop = asyncio.ensure_future(run.cancel.wait())
+        try:
+            await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not acquire.done():
+                acquire.cancel()
+            got = acquire.done() and not acquire.cancelled() and acquire.exception() is None
+            if got and run.cancel.is_set():
+                self._slots.release()
+                got = False
+        return got
+
     def cancel(self, session_id: str) -> bool:
-        """Ask a live run to stop (it ends ``cancelled``); False when there is none."""
+        """Ask a live or queued run to stop (it ends ``cancelled``); False when there is none."""
         run = self._runs.get(session_id)
         if run is None or run.task is None or run.task.done():
             return False
-        if run.started:
-            run.cancel.set()
-        else:
-            run.task.cancel()
+        run.cancel.set()
         return True
 
     async def wait(self, session_id: str) -> RunStatus | None:
@@ -269,12 +286,13 @@ class RunManager:
             raise
 
     async def shutdown(self) -> None:
-        """Stop every run; each ends ``interrupted`` (the server is going away)."""
+        """Stop every run, queued or live; each ends ``interrupted`` (the server is going
+        away) once its events are written."""
         tasks = []
         for run in list(self._runs.values()):
             if run.task is not None and not run.task.done():
                 run.stop[0] = RunStatus.INTERRUPTED
-                run.task.cancel()
+                run.cancel.set()
                 tasks.append(run.task)
         await asyncio.gather(*tasks, return_exceptions=True)
 
