@@ -217,6 +217,11 @@ class RedisEventLog(EventLog):
             await blocking.aclose()
             await blocking.connection_pool.disconnect()
 
+    def watched_sessions(self) -> int:
+        """Sessions this process currently holds a blocking reader for (bounded by
+        ``max_watchers`` connections)."""
+        return len(self._watchers)
+
     def _client(self) -> aioredis.Redis:
         if self._r is None:
             raise Unavailable("the Redis event log is not open")

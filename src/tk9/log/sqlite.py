@@ -96,10 +96,26 @@ class SqliteEventLog(EventLog):
         self._notifier = SessionNotifier()
         self._writer: Worker | None = None
         self._reader: Worker | None = None
+        self._db_reads = 0
 
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def synchronous(self) -> Synchronous:
+        return self._synchronous
+
+    @property
+    def tail_cache_size(self) -> int:
+        return self._tail_size
+
+    def stats(self) -> dict[str, int]:
+        """Counters since :meth:`open`: reads that needed a query, append transactions."""
+        return {
+            "db_reads": self._db_reads,
+            "append_transactions": self._writer.append_transactions if self._writer else 0,
+        }
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -116,6 +132,7 @@ class SqliteEventLog(EventLog):
         reader = Worker(self._path, self._synchronous, readonly=True)
         reader.start(loop)
         self._writer, self._reader = writer, reader
+        self._db_reads = 0
         self._heads = {
             sid: _Head(epoch, created, first, last, json.loads(meta), deque(maxlen=self._tail_size))
             for sid, epoch, created, first, last, meta in rows
@@ -287,6 +304,7 @@ class SqliteEventLog(EventLog):
             start = after + 1 - tail[0].seq
             return list(itertools.islice(tail, start, start + limit))
         _, reader = self._workers()
+        self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
 
         def query(conn: sqlite3.Connection) -> list[Event]:

@@ -78,6 +78,8 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
+        self.append_transactions = 0
+        """Group commits done (each holds one or more appends)."""
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -203,6 +205,7 @@ class Worker:
                 [(last, sid) for sid, (_, last) in heads.items()],
             )
             conn.execute("COMMIT")
+            self.append_transactions += 1
         except Exception as exc:
             _rollback(conn)
             error = storage_error(exc)

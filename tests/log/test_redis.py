@@ -1,0 +1,112 @@
+"""Redis-only behaviour: several clients (stand-ins for server processes) sharing one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from tk9.clock import FakeClock
+from tk9.errors import SessionNotFound, Unavailable
+from tk9.events import EventType
+from tk9.log.redis import RedisEventLog
+
+from .redis_server import RedisServer, free_port
+
+LOG = EventType.LOG
+BOUND = 5.0
+
+
+@pytest.fixture
+async def pair(redis_server: RedisServer) -> AsyncIterator[tuple[RedisEventLog, RedisEventLog]]:
+    redis_server.flush()
+    clock = FakeClock()
+    a = RedisEventLog(redis_server.url, clock=clock, watcher_linger=0.05)
+    b = RedisEventLog(redis_server.url, clock=clock, watcher_linger=0.05)
+    async with a, b:
+        yield a, b
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (bounded) for a condition that the system reaches on its own (no event to await:
+    the watcher lives in another connection's blocking read)."""
+    for _ in range(int(BOUND / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached within the bound")
+
+
+async def test_two_processes_appending_to_one_session_never_collide(
+    pair: tuple[RedisEventLog, RedisEventLog],
+) -> None:
+    a, b = pair
+    await a.create("s", {})
+
+    async def produce(log: RedisEventLog, tag: str) -> list[int]:
+        return [(await log.append("s", LOG, {"message": f"{tag}{i}"})).seq for i in range(100)]
+
+    got_a, got_b = await asyncio.gather(produce(a, "a"), produce(b, "b"))
+    assert sorted(got_a + got_b) == list(range(1, 201))
+    assert got_a == sorted(got_a) and got_b == sorted(got_b)
+    stored = await b.read("s", 0)
+    assert [e.seq for e in stored] == list(range(1, 201))
+    assert await a.read("s", 0) == stored
+
+
+async def test_waiter_in_one_process_wakes_on_append_in_another(
+    pair: tuple[RedisEventLog, RedisEventLog],
+) -> None:
+    a, b = pair
+    info = await a.create("s", {})
+    waiters = [asyncio.create_task(a.wait("s", 0, 60)) for _ in range(50)]
+    await until(lambda: a.watched_sessions() == 1)
+    event = await b.append("s", LOG, {"message": "hi"})
+    assert event.epoch == info.epoch
+    assert await asyncio.wait_for(asyncio.gather(*waiters), BOUND) == [True] * 50
+    # one shared blocking reader served all fifty waiters, and it goes away when idle
+    await until(lambda: a.watched_sessions() == 0)
+
+
+async def test_delete_in_one_process_wakes_waiters_in_another(
+    pair: tuple[RedisEventLog, RedisEventLog],
+) -> None:
+    a, b = pair
+    await a.create("s", {})
+    await a.append("s", LOG, {"message": "x"})
+    waiter = asyncio.create_task(a.wait("s", 1, 60))
+    await until(lambda: a.watched_sessions() == 1)
+    await b.delete("s")
+    with pytest.raises(SessionNotFound):
+        await asyncio.wait_for(waiter, BOUND)
+
+
+async def test_a_new_client_sees_the_same_epoch_and_meta(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    async with RedisEventLog(redis_server.url) as first:
+        info = await first.create("s", {"topic": "t"})
+        await first.append("s", LOG, {"message": "x"})
+    async with RedisEventLog(redis_server.url) as second:
+        again = await second.info("s")
+        assert (again.epoch, again.last_seq, again.meta) == (info.epoch, 1, {"topic": "t"})
+
+
+async def test_prefixes_isolate_deployments(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    async with (
+        RedisEventLog(redis_server.url, prefix="one") as one,
+        RedisEventLog(redis_server.url, prefix="two") as two,
+    ):
+        await one.create("s", {})
+        with pytest.raises(SessionNotFound):
+            await two.info("s")
+        assert await two.list_streams() == []
+
+
+async def test_unreachable_redis_is_unavailable() -> None:
+    log = RedisEventLog(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(Unavailable):
+        await log.open()
+    with pytest.raises(Unavailable):
+        await log.info("s")
