@@ -24,7 +24,9 @@ def _nginx_t(text: str, prefix: Path) -> subprocess.CompletedProcess[str]:
     conf.write_text(text)
     return subprocess.run(
         ["nginx", "-t", "-p", str(prefix), "-c", str(conf)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -41,8 +43,9 @@ def test_every_harness_variant_of_nginx_conf_is_valid(tmp_path: Path) -> None:
     for variant in Variant:
         prefix = tmp_path / variant.value
         prefix.mkdir()
-        text = render(upstreams=["127.0.0.1:8000"], listen="127.0.0.1:1", prefix=prefix,
-                      variant=variant)
+        text = render(
+            upstreams=["127.0.0.1:8000"], listen="127.0.0.1:1", prefix=prefix, variant=variant
+        )
         proc = _nginx_t(text, prefix)
         assert proc.returncode == 0, (variant, proc.stderr)
 
@@ -59,16 +62,28 @@ def test_nginx_conf_streams_are_unbuffered_and_outlive_the_heartbeat() -> None:
 
 
 def test_caddyfile_validates_with_caddy(tmp_path: Path) -> None:
-    env = {**os.environ, "TK9_SITE_ADDRESS": ":8081", "TK9_UPSTREAM": "127.0.0.1:8000",
-           "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "TK9_SITE_ADDRESS": ":8081",
+        "TK9_UPSTREAM": "127.0.0.1:8000",
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+    }
     proc = subprocess.run(
         ["caddy", "validate", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     adapted = subprocess.run(
         ["caddy", "adapt", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout
     # SSE route flushes immediately.
     assert '"flush_interval":-1' in adapted

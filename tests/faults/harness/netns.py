@@ -91,8 +91,19 @@ class Host:
             return
         p = f"{probability:.4f}"
         for chain in ("INPUT", "OUTPUT"):
-            self.iptables(chain, "-o" if chain == "OUTPUT" else "-i", "veth0",
-                          "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP")
+            self.iptables(
+                chain,
+                "-o" if chain == "OUTPUT" else "-i",
+                "veth0",
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                p,
+                "-j",
+                "DROP",
+            )
 
     def black_hole(self) -> None:
         """Silently drop every packet on the link: no RST, no FIN, connections just go quiet."""

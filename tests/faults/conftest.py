@@ -1,0 +1,33 @@
+"""Fixtures of the fault-matrix suite: root check, stale-namespace sweep, the summary table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.harness import netns
+from tests.faults.harness.report import Summary
+
+_SUMMARY = Summary()
+
+
+@pytest.fixture(scope="session")
+def summary() -> Iterator[Summary]:
+    if not netns.is_root():
+        pytest.fail("the fault suite needs root (network namespaces, veth, iptables)")
+    netns.sweep_stale()
+    yield _SUMMARY
+    if _SUMMARY.rows:
+        print("\n" + _SUMMARY.table())
+        target = os.environ.get("TK9_FAULTS_REPORT")
+        if target:
+            _SUMMARY.write(Path(target))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/faults/test_matrix" in str(item.fspath) or "test_diagnose" in str(item.fspath):
+            item.add_marker(pytest.mark.faults)

@@ -1,0 +1,62 @@
+"""The per-scenario summary table, printed at the end of the run and written to
+``docs/faults.md`` when ``TK9_FAULTS_REPORT`` names that file (``make faults`` does)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Row:
+    scenario: str
+    fault: str
+    events: int
+    viewers: int
+    resumes: int
+    resets: int
+    violations: int
+    catch_up: float | None
+    """Worst time from the end of the fault until a viewer had every event appended so far."""
+    seconds: float
+
+
+class Summary:
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+
+    def table(self) -> str:
+        head = (
+            "| scenario | fault | events | viewers | resumes | resets | violations "
+            "| worst catch-up | run time |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        )
+        lines = [head]
+        for r in sorted(self.rows, key=lambda r: r.scenario):
+            cu = "—" if r.catch_up is None else f"{r.catch_up * 1000:.0f} ms"
+            lines.append(
+                f"| {r.scenario} | {r.fault} | {r.events} | {r.viewers} | {r.resumes} "
+                f"| {r.resets} | {r.violations} | {cu} | {r.seconds:.1f} s |"
+            )
+        return "\n".join(lines)
+
+    def write(self, path: Path) -> None:
+        intro = (
+            "# Fault matrix results\n\n"
+            "Written by `make faults` (`tests/faults/`), one row per scenario: tk9 in its own\n"
+            "network namespace behind the real nginx (`deploy/nginx.conf`), Python followers\n"
+            "(`tk9.client.SessionFollower`) on the other side. *violations* counts viewers whose\n"
+            "applied seq list differs from the log (gap, duplicate, disorder) or whose final state\n"
+            "differs from the snapshot endpoint; it must be 0. *worst catch-up*: the longest time\n"
+            "from the end of a fault until a viewer held every event appended before that moment.\n"
+            "Heartbeats are shortened (interval 1 s, timeout 1.5 s) so detection takes seconds.\n\n"
+            f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"{os.cpu_count()} cores, {platform.python_implementation()} "
+            f"{platform.python_version()}.\n\n"
+        )
+        path.write_text(intro + self.table() + "\n")

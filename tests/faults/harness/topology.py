@@ -1,0 +1,158 @@
+"""One scenario's world: tk9 server(s) in their own namespaces, nginx in front, helpers to
+create a session, run viewers, and score the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.faults.harness import netns
+from tests.faults.harness.checker import check_viewer, read_truth
+from tests.faults.harness.nginx import Nginx, Variant, free_port
+from tests.faults.harness.report import Row
+from tests.faults.harness.server import ServerProcess
+from tests.faults.harness.viewers import Viewer
+
+HEARTBEAT = 1.0
+HEARTBEAT_TIMEOUT = 1.5
+
+
+@dataclass
+class Topology:
+    stack: contextlib.ExitStack
+    hosts: list[netns.Host]
+    servers: list[ServerProcess]
+    nginx: Nginx
+    started: float = field(default_factory=time.monotonic)
+
+    def __enter__(self) -> Topology:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for host in self.hosts:
+            host.clear_rules()
+        self.stack.close()
+
+    @property
+    def server(self) -> ServerProcess:
+        return self.servers[0]
+
+    @property
+    def url(self) -> str:
+        return self.nginx.url
+
+    async def create_session(self, subject: str) -> str:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
+            resp = await http.post("/api/sessions", json={"subject": subject, "language": "en"})
+            resp.raise_for_status()
+            return str(resp.json()["session_id"])
+
+    async def head(self, session_id: str) -> int:
+        for server in self.servers:
+            with contextlib.suppress(httpx.HTTPError):
+                async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+                    snap = (await http.get(f"/api/sessions/{session_id}")).json()
+                    return int(snap["seq"])
+        raise RuntimeError("no server answered")
+
+    async def score(
+        self,
+        scenario: str,
+        fault: str,
+        session_id: str,
+        viewers: list[Viewer],
+        *,
+        fault_end: float | None = None,
+        head_at_end: int | None = None,
+    ) -> tuple[Row, list[str]]:
+        truth = await read_truth(self.servers[0].url, session_id)
+        problems = [p for v in viewers for p in check_viewer(v, truth)]
+        catch_up: float | None = None
+        if fault_end is not None and head_at_end is not None:
+            waits = []
+            for v in viewers:
+                t = v.reached(head_at_end)
+                if t is not None:
+                    waits.append(max(0.0, t - fault_end))
+            catch_up = max(waits) if waits else None
+        row = Row(
+            scenario=scenario,
+            fault=fault,
+            events=len(truth.seqs),
+            viewers=len(viewers),
+            resumes=sum(v.resumes for v in viewers),
+            resets=sum(len(v.resets) for v in viewers),
+            violations=sum(1 for v in viewers if check_viewer(v, truth)),
+            catch_up=catch_up,
+            seconds=time.monotonic() - self.started,
+        )
+        return row, problems
+
+
+def build(
+    *,
+    servers: int = 1,
+    env: dict[str, str] | None = None,
+    variant: Variant = Variant.GOOD,
+    read_timeout: float | None = None,
+    redis_url: str | None = None,
+) -> Topology:
+    """Make namespaces, start tk9 in each, and nginx (root namespace) in front of them all."""
+    stack = contextlib.ExitStack()
+    try:
+        hosts = stack.enter_context(netns.hosts(servers))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tk9faults-")))
+        procs: list[ServerProcess] = []
+        base_env = {
+            "TK9_HEARTBEAT_INTERVAL": str(HEARTBEAT),
+            "TK9_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+            "TK9_SEND_TIMEOUT": "3",
+            "TK9_SSE_KEEPALIVE": str(HEARTBEAT),
+            "TK9_DEMO_INTERVAL": "0.02",
+            "TK9_DEMO_EVENTS": "150",
+            **(env or {}),
+        }
+        if redis_url is not None:
+            base_env |= {"TK9_LOG_BACKEND": "redis", "TK9_REDIS_URL": redis_url}
+        for i, host in enumerate(hosts):
+            data = workdir / f"server{i}"
+            data.mkdir()
+            proc = ServerProcess(data_dir=data, host=host, env=base_env)
+            stack.callback(proc.stop)
+            proc.start()
+            procs.append(proc)
+        nginx = Nginx(
+            prefix=workdir / "nginx",
+            port=free_port(),
+            upstreams=[p.upstream for p in procs],
+            variant=variant,
+            read_timeout=read_timeout,
+            listen_host=hosts[0].gateway,
+        )
+        stack.callback(nginx.stop)
+        nginx.start()
+    except BaseException:
+        stack.close()
+        raise
+    return Topology(stack=stack, hosts=hosts, servers=procs, nginx=nginx)
+
+
+async def run_viewers(viewers: list[Viewer]) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(v.run(), name=v.name) for v in viewers]
+
+
+async def finish(tasks: list[asyncio.Task[None]], timeout: float) -> None:
+    """Wait (bounded) for every viewer to reach the end of the run."""
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if pending:
+        names = ", ".join(t.get_name() for t in pending)
+        raise TimeoutError(f"viewers did not finish within {timeout} s: {names}")
