@@ -1,0 +1,83 @@
+"""``tk9 research``: exit codes, the JSON snapshot with paths on disk, the live display."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tk9.research.cli import research_command
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command("research")(research_command)
+
+    @app.command("noop")
+    def _noop() -> None:  # a second command keeps "research" a named subcommand
+        pass
+
+    return app
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"TK9_USE_WIKI_CORPUS": "false", "TK9_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_json_snapshot_lists_files_with_their_paths_on_disk(
+    cli: typer.Typer, corpus: Path, tmp_path: Path
+) -> None:
+    args = ["research", "photosynthesis", "--language", "es", "--corpus", str(corpus), "--json"]
+    result = CliRunner().invoke(cli, args, env=_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    snapshot = json.loads(result.stdout)
+    assert snapshot["status"] == "completed" and snapshot["progress"] == 100
+    assert {a["status"] for a in snapshot["agents"].values()} == {"completed"}
+    assert len(snapshot["files"]) == 6
+    for entry in snapshot["files"]:
+        disk = Path(entry["disk_path"])
+        assert disk.is_file() and disk.stat().st_size == entry["size_bytes"]
+        assert disk.parent == (tmp_path / "data" / "outputs" / snapshot["session_id"]).resolve()
+
+
+def test_live_display_then_the_files(cli: typer.Typer, corpus: Path, tmp_path: Path) -> None:
+    args = ["research", "chlorophyll", "--corpus", str(corpus), "--sections", "2"]
+    result = CliRunner().invoke(cli, args, env=_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    for agent in ("Orchestrator", "Browser", "Editor", "Researcher", "Writer", "Publisher"):
+        assert agent in result.output
+    assert "chlorophyll.pdf" in result.output and "chlorophyll.docx" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["research", "ab"], "at least 3"),
+        (["research", "photosynthesis", "--language", "zz"], "unknown language code"),
+    ],
+)
+def test_bad_input_exits_2_before_any_work(
+    cli: typer.Typer, corpus: Path, tmp_path: Path, args: list[str], needle: str
+) -> None:
+    result = CliRunner().invoke(cli, [*args, "--corpus", str(corpus)], env=_env(tmp_path))
+    assert result.exit_code == 2 and needle in result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_empty_corpus_exits_2(cli: typer.Typer, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(
+        cli, ["research", "photosynthesis", "--corpus", str(empty)], env=_env(tmp_path)
+    )
+    assert result.exit_code == 2 and "holds no" in result.output
+
+
+def test_failed_run_exits_1_with_the_error(cli: typer.Typer, corpus: Path, tmp_path: Path) -> None:
+    args = ["research", "quantum chromodynamics", "--corpus", str(corpus)]
+    result = CliRunner().invoke(cli, args, env=_env(tmp_path))
+    assert result.exit_code == 1 and "no document in the corpus" in result.output
