@@ -310,9 +310,10 @@ async def test_close_wakes_waiters_with_false(backend: Backend) -> None:
     await log.open()
     await log.create("s", {})
     waiter = asyncio.create_task(log.wait("s", 0, 60))
-    await asyncio.sleep(0.01)  # let the waiter reach its wait (not a timing assertion)
+    await asyncio.sleep(0)
     await log.close()
     assert await asyncio.wait_for(waiter, BOUND) is False
+    assert await log.wait("s", 0, 60) is False  # and any wait after close
 
 
 # --- retention ---------------------------------------------------------------------------------

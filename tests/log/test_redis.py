@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,19 @@ async def test_unreachable_redis_is_unavailable() -> None:
         await log.open()
     with pytest.raises(Unavailable):
         await log.info("s")
+
+
+async def test_losing_redis_mid_wait_raises_unavailable(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path)
+    try:
+        async with RedisEventLog(server.url) as log:
+            await log.create("s", {})
+            waiter = asyncio.create_task(log.wait("s", 0, 60))
+            await until(lambda: log.watched_sessions() == 1)
+            server.stop()
+            with pytest.raises(Unavailable):
+                await asyncio.wait_for(waiter, BOUND)
+            with pytest.raises(Unavailable):
+                await log.append("s", LOG, {"message": "x"})
+    finally:
+        server.stop()

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tk9.clock import FakeClock
-from tk9.errors import Unavailable
+from tk9.errors import SessionNotFound, Unavailable
 from tk9.events import EventType
+from tk9.log.memory import MemoryEventLog
 from tk9.log.sqlite import SqliteEventLog
 
 LOG = EventType.LOG
@@ -122,3 +123,20 @@ async def test_unopenable_database_is_unavailable(tmp_path: Path) -> None:
     log = SqliteEventLog(tmp_path / "missing-dir" / "db")
     with pytest.raises(Unavailable):
         await log.open()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_wait_across_delete_and_recreate_raises(kind: str, tmp_path: Path) -> None:
+    """A cursor belongs to an epoch: a session deleted and created anew while a waiter sleeps
+    is a different stream, so the waiter raises instead of waking on the new stream's entries.
+    """
+    log = MemoryEventLog() if kind == "memory" else SqliteEventLog(tmp_path / "db")
+    async with log:
+        await log.create("s", {})
+        waiter = asyncio.create_task(log.wait("s", 0, 60))
+        await asyncio.sleep(0)
+        await log.delete("s")
+        await log.create("s", {})
+        await log.append("s", LOG, msg(0))
+        with pytest.raises(SessionNotFound):
+            await asyncio.wait_for(waiter, 5)

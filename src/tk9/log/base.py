@@ -13,7 +13,14 @@ Semantics every backend guarantees:
 * A stream is identified by ``(session_id, epoch)``. The epoch is fixed when the stream is
   created; a cursor carrying another epoch refers to a stream that no longer exists.
 * ``first_seq`` is the lowest seq still readable (1 unless the stream was trimmed); cursors
-  below ``first_seq - 1`` are past retention.
+  below ``first_seq - 1`` are past retention (``read`` then starts at ``first_seq``; spotting
+  the gap is the caller's job).
+* Argument rules (see the ``check_*`` helpers below): a negative ``after`` or a ``limit`` < 1
+  is ``InvalidInput`` (never silently 0); so are a malformed session id, an unknown event
+  type and a payload that is not plain JSON. Bad input changes nothing.
+* ``wait`` on a session that is deleted meanwhile raises ``SessionNotFound``; after ``close``
+  it returns ``False`` (waiters already sleeping are woken with ``False``).
+* ``update_meta`` merges top-level keys; ``list_streams`` is newest created first.
 """
 
 from __future__ import annotations

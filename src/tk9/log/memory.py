@@ -134,12 +134,17 @@ class MemoryEventLog(EventLog):
         return stream.events[start : start + limit]
 
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
-        self._get(session_id)
+        if self._notifier.closed:
+            return False
+        epoch = self._get(session_id).epoch
         check_cursor(after)
         check_timeout(timeout)
 
         def has_more() -> bool:
-            return self._get(session_id).last_seq > after
+            current = self._get(session_id)
+            if current.epoch != epoch:  # deleted and created anew while we slept
+                raise SessionNotFound(f"no session {session_id!r}", session_id=session_id)
+            return current.last_seq > after
 
         return await self._notifier.wait_until(session_id, has_more, timeout)
 

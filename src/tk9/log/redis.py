@@ -42,6 +42,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tk9.clock import Clock, SystemClock
@@ -331,8 +332,15 @@ class RedisEventLog(EventLog):
         info_k, _, events_k = self._keys(session_id)
         check_cursor(after)
         check_timeout(timeout)
-        async with _errors():
-            last, deleted = await self._client().hmget(info_k, ["last_seq", "deleted"])
+        if self._notifier.closed:
+            return False
+        try:
+            async with _errors():
+                last, deleted = await self._client().hmget(info_k, ["last_seq", "deleted"])
+        except Unavailable:
+            if self._notifier.closed:  # closed while we asked: like any waiter woken by close
+                return False
+            raise
         if last is None or deleted:
             raise _not_found(session_id)
         if int(last) > after or timeout == 0:
@@ -390,8 +398,8 @@ class RedisEventLog(EventLog):
                         else:
                             watcher.seen = max(watcher.seen, int(seq))
                 self._notifier.notify(session_id)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            watcher.error = Unavailable(f"lost the Redis connection: {exc}")
+        except (RedisError, OSError) as exc:
+            watcher.error = Unavailable(f"the Redis blocking read failed: {exc}")
             self._notifier.notify(session_id)
         finally:
             if self._watchers.get(session_id) is watcher and (watcher.deleted or watcher.error):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tk9.clock import Clock, SystemClock
-from tk9.errors import Conflict, Unavailable
+from tk9.errors import Conflict, SessionNotFound, Unavailable
 from tk9.events import Event, EventType
 from tk9.log.base import (
     EventLog,
@@ -318,12 +318,17 @@ class SqliteEventLog(EventLog):
         return await reader.submit(query)
 
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
-        self._head(session_id)
+        if self._notifier.closed:
+            return False
+        epoch = self._head(session_id).epoch
         check_cursor(after)
         check_timeout(timeout)
 
         def has_more() -> bool:
-            return self._head(session_id).last_seq > after
+            current = self._head(session_id)
+            if current.epoch != epoch:  # deleted and created anew while we slept
+                raise SessionNotFound(f"no session {session_id!r}", session_id=session_id)
+            return current.last_seq > after
 
         return await self._notifier.wait_until(session_id, has_more, timeout)
 
