@@ -335,3 +335,14 @@ describe('watchdog and fallback', () => {
     viewer.expectExactlyOnce(5)
   })
 })
+
+describe('SSE reset', () => {
+  it('accepts the Reset frame the server sends as an SSE reset', () => {
+    makeStream({ preference: 'sse' })
+    const snapshot = { ...initialState('s1', 'e9'), seq: 3 }
+    FakeEventSource.last().emit('reset', { type: 'reset', reason: 'unknown_epoch', snapshot })
+    expect(viewer.state).toEqual(snapshot)
+    FakeEventSource.last().emit('event', logEvent(4, 'e9'))
+    expect(viewer.state.seq).toBe(4)
+  })
+})

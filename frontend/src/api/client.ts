@@ -68,10 +68,19 @@ const json = (body: unknown): RequestInit => ({
   headers: { 'Content-Type': 'application/json' },
 })
 
+/** A language's English name from the browser's own tables (`fr` -> `French`). */
+export function languageName(code: string): string {
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'language' }).of(code) ?? code
+  } catch {
+    return code
+  }
+}
+
 /** Normalise `/api/config` languages: the server may send codes or `{code, name}` objects. */
 function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): AppConfig {
   const languages = (raw.languages ?? []).map((l): LanguageOption => {
-    if (typeof l === 'string') return { code: l, name: l }
+    if (typeof l === 'string') return { code: l, name: languageName(l) }
     const o = l as Partial<LanguageOption>
     return { code: String(o.code), name: String(o.name ?? o.code) }
   })

@@ -63,7 +63,9 @@ export class SseTransport implements FallbackTransport {
     source.addEventListener('reset', (m) => {
       if (!alive()) return
       this.sink.traffic()
-      this.sink.reset(JSON.parse((m as MessageEvent<string>).data) as SessionState)
+      // The server sends the Reset frame `{type, reason, snapshot}`; accept a bare snapshot too.
+      const data = JSON.parse((m as MessageEvent<string>).data) as SessionState | { snapshot: SessionState }
+      this.sink.reset('snapshot' in data ? data.snapshot : data)
     })
     source.addEventListener('ping', () => {
       if (alive()) this.sink.traffic()
