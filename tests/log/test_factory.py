@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tk9.clock import FakeClock
 from tk9.events import EventType
@@ -15,7 +16,7 @@ from tk9.settings import Settings
 from .redis_server import RedisServer
 
 
-def settings(**kw: object) -> Settings:
+def settings(**kw: Any) -> Settings:
     return Settings(_env_file=None, **kw)  # type: ignore[call-arg]
 
 

@@ -116,7 +116,8 @@ async def test_unreachable_redis_is_unavailable() -> None:
 async def test_losing_redis_mid_wait_raises_unavailable(tmp_path: Path) -> None:
     server = RedisServer(tmp_path)
     try:
-        async with RedisEventLog(server.url) as log:
+        log = RedisEventLog(server.url)
+        async with log:
             await log.create("s", {})
             waiter = asyncio.create_task(log.wait("s", 0, 60))
             await until(lambda: log.watched_sessions() == 1)
