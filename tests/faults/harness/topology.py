@@ -149,7 +149,7 @@ async def run_viewers(viewers: list[Viewer]) -> list[asyncio.Task[None]]:
 
 async def finish(tasks: list[asyncio.Task[None]], timeout: float) -> None:
     """Wait (bounded) for every viewer to reach the end of the run."""
-    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    _done, pending = await asyncio.wait(tasks, timeout=timeout)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
