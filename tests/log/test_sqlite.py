@@ -36,6 +36,21 @@ async def test_recent_cursors_are_served_from_the_tail_cache(tmp_path: Path) -> 
         assert log.stats()["db_reads"] == 2
 
 
+async def test_a_young_session_is_replayed_from_memory(tmp_path: Path) -> None:
+    async with SqliteEventLog(tmp_path / "db", tail_cache_size=10) as log:
+        assert isinstance(log, SqliteEventLog)
+        await log.create("s", {})
+        appended = [await log.append("s", LOG, msg(i)) for i in range(10)]
+        assert await log.read("s", 0) == appended
+        await log.trim("s", 4)
+        assert await log.read("s", 0, limit=2) == appended[3:5]
+        assert log.stats()["db_reads"] == 0
+        for i in range(10, 14):  # seqs 4..14 no longer fit in 10 slots
+            await log.append("s", LOG, msg(i))
+        assert [e.seq for e in await log.read("s", 0)] == list(range(4, 15))
+        assert log.stats()["db_reads"] == 1
+
+
 async def test_tail_cache_after_reopen_fills_from_new_appends(tmp_path: Path) -> None:
     path = tmp_path / "db"
     async with SqliteEventLog(path, tail_cache_size=4) as log:

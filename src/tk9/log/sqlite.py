@@ -300,8 +300,10 @@ class SqliteEventLog(EventLog):
         if after >= head.last_seq:
             return []
         tail = head.tail
-        if tail and after + 1 >= tail[0].seq:
-            start = after + 1 - tail[0].seq
+        # served from memory when the cache reaches back to the cursor, or holds every
+        # readable entry (a young session: a new viewer replaying from 0 costs no query)
+        if tail and (after + 1 >= tail[0].seq or tail[0].seq <= head.first_seq):
+            start = max(0, after + 1 - tail[0].seq)
             return list(itertools.islice(tail, start, start + limit))
         _, reader = self._workers()
         self._db_reads += 1
