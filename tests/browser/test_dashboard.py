@@ -87,6 +87,15 @@ def test_form_run_goes_live_to_the_end(page: Page, research_server: Server) -> N
     assert len(sockets) == 1, "one WebSocket carried the whole run"
     expect(page.get_by_test_id("toast").first).to_contain_text("Research finished")
 
+    # Markdown preview: rendered (sanitised) in a dialog, closed with Escape
+    md = next(f["name"] for f in snap["files"] if f["kind"] == "md")
+    page.locator(f"[data-testid=file][data-name='{md}']").get_by_role("button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator(".markdown h1").first).to_be_visible()
+    assert dialog.locator(".markdown script").count() == 0
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "session-light.png"), full_page=True)
     page.emulate_media(color_scheme="dark")
