@@ -60,76 +60,14 @@ from tk9.log.base import (
 )
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
-
-TOMBSTONE_TTL = 300
-"""Seconds a deleted stream's tombstone entry is kept, so a ``wait`` that checked the session
-just before the delete and only then starts its blocking read still sees the delete."""
-
-_ALIVE = """
-local h = redis.call('HMGET', KEYS[1], 'epoch', 'deleted')
-if not h[1] or h[2] then return false end
-"""
-
-CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 and not redis.call('HGET', KEYS[1], 'deleted') then
-  return 0
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-local ord = redis.call('INCR', KEYS[5])
-redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'created_at', ARGV[3], 'first_seq', 1,
-           'last_seq', 0, 'ord', ord)
-if #ARGV > 3 then redis.call('HSET', KEYS[2], unpack(ARGV, 4)) end
-redis.call('ZADD', KEYS[4], ord, ARGV[1])
-return 1
-"""
-
-APPEND = (
-    _ALIVE
-    + """
-local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
-redis.call('XADD', KEYS[2], string.format('%d-0', seq), 't', ARGV[1], 'ts', ARGV[2], 'p', ARGV[3])
-return {seq, h[1]}
-"""
-)
-
-UPDATE_META = (
-    _ALIVE
-    + """
-if #ARGV > 0 then redis.call('HSET', KEYS[2], unpack(ARGV)) end
-return 1
-"""
-)
-
-MARK_DELETED = (
-    _ALIVE
-    + """
-local last = redis.call('HGET', KEYS[1], 'last_seq')
-redis.call('HSET', KEYS[1], 'deleted', '1')
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('XADD', KEYS[2], last .. '-1', 'deleted', '1')
-return h[1]
-"""
-)
-
-PURGE = """
-local h = redis.call('HMGET', KEYS[1], 'epoch', 'deleted', 'last_seq')
-if h[1] == ARGV[1] and h[2] then
-  redis.call('DEL', KEYS[1], KEYS[2])
-  redis.call('XTRIM', KEYS[3], 'MINID', h[3] .. '-1')
-  redis.call('EXPIRE', KEYS[3], ARGV[2])
-end
-return 1
-"""
-
-TRIM = (
-    _ALIVE
-    + """
-local r = redis.call('HMGET', KEYS[1], 'first_seq', 'last_seq')
-local first = math.max(tonumber(r[1]), math.min(tonumber(ARGV[1]), tonumber(r[2]) + 1))
-redis.call('HSET', KEYS[1], 'first_seq', string.format('%d', first))
-redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-0', first))
-return first
-"""
+from tk9.log.redis_scripts import (
+    APPEND,
+    CREATE,
+    MARK_DELETED,
+    PURGE,
+    TOMBSTONE_TTL,
+    TRIM,
+    UPDATE_META,
 )
 
 
