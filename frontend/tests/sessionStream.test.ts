@@ -178,6 +178,21 @@ describe('WebSocket', () => {
     expect(FakeWebSocket.instances).toHaveLength(count + 1)
   })
 
+  it('reconnects a socket found dead on waking from sleep instead of falling back', () => {
+    makeStream()
+    const ws = FakeWebSocket.last()
+    ws.hello('e1', 2, 10)
+    sendEvents(ws, 1, 2)
+    vi.setSystemTime(Date.now() + 3_600_000) // the machine slept for an hour: timers did not run
+    doc.dispatchEvent(new Event('visibilitychange'))
+    expect(ws.closedWith?.code).toBe(4000)
+    vi.advanceTimersByTime(0)
+    expect(FakeEventSource.instances).toHaveLength(0)
+    const next = FakeWebSocket.last()
+    expect(next).not.toBe(ws)
+    expect(next.params.get('after')).toBe('2')
+  })
+
   it('resumes from the cursor at once on a gap', () => {
     makeStream()
     const ws = FakeWebSocket.last()

@@ -312,11 +312,16 @@ export class SessionStream {
     }, tick)
   }
 
-  private checkStale(): void {
+  /**
+   * A silent socket found by the periodic tick means a black hole on the path: fall back. One
+   * found on waking up (sleep, background tab, network change) is just dead: reconnect at once.
+   */
+  private checkStale(waking = false): void {
     const silent = this.o.now() - this.lastTraffic
     if (this.socket && silent > this.o.staleFactor * this.heartbeatMs) {
       this.dropSocket('socket', 4000, 'stale')
-      if (this.o.preference === 'auto') this.startFallback('sse')
+      if (waking) this.scheduleReconnect(0)
+      else if (this.o.preference === 'auto') this.startFallback('sse')
       else this.scheduleReconnect()
     } else if (this.fallback?.kind === 'poll' && silent > (this.o.pollWaitSeconds + 10) * 1000) {
       this.restartFallback(0) // a long-poll request hung past its own deadline
@@ -420,7 +425,7 @@ export class SessionStream {
       if (this.socket && this.hello.has(this.socket)) this.setState('live')
       else if (this.socket || this.timers.reconnect === null) this.setState('reconnecting')
     }
-    this.checkStale()
+    this.checkStale(true)
   }
 
   private readonly onOffline = (): void => {
