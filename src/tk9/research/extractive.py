@@ -149,15 +149,13 @@ class ExtractiveEngine:
 
 def _about(doc: Document, subject: str) -> bool:
     """Whether a source is about the subject at all: it holds at least half of the subject's
-    content terms (all of them for a one- or two-word subject). This is the document-level
-    half of the relevance cutoff; it keeps a section on "history of X" from quoting the
-    history of something else."""
+    content terms (rounded up). This is the document-level half of the relevance cutoff; it
+    keeps a section on "history of X" from quoting the history of something else."""
     wanted = set(terms(subject))
     if not wanted:
         return True
     have = set(terms(f"{doc.title} {doc.body}"))
-    needed = len(wanted) if len(wanted) <= 2 else (len(wanted) + 1) // 2
-    return len(wanted & have) >= needed
+    return len(wanted & have) >= (len(wanted) + 1) // 2
 
 
 def _keyphrases(evidence: Sequence[Document], exclude: set[str], limit: int) -> list[str]:

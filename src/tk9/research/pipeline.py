@@ -160,19 +160,8 @@ class Pipeline:
         intro_check = check_citations(intro.body, len(intro.evidence))
         registry = ReferenceRegistry()
         introduction = registry.renumber(intro_check.text, intro.evidence)
-        seen = set(introduction.splitlines())
-        sections = []
-        for draft in drafts:  # a sentence quoted earlier in the report is not repeated
-            lines = []
-            for line in registry.renumber(draft.body, draft.evidence).splitlines():
-                if not line.strip() or line not in seen:
-                    lines.append(line)
-                    seen.add(line)
-            body = (
-                "\n".join(lines).strip()
-                or "_Everything the sources say about this is quoted above._"
-            )
-            sections.append((draft.heading, body))
+        renumbered = [(d.heading, registry.renumber(d.body, d.evidence)) for d in drafts]
+        sections = await self._without_repeats(introduction, renumbered) or renumbered
         await self._step(agent, 0.5, "Writing the conclusion")
         conclusion = await self.engine.conclusion(self.subject, sections, len(registry.documents))
         conclusion = check_citations(conclusion, len(registry.documents)).text
@@ -193,6 +182,26 @@ class Pipeline:
             f"{len(report.references)} references",
         )
         return report
+
+    async def _without_repeats(
+        self, introduction: str, sections: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        """Drop lines quoted earlier in the report, and sections left empty by that (noted)."""
+        seen = set(introduction.splitlines())
+        kept = []
+        for heading, text in sections:
+            lines = [line for line in text.splitlines() if not line.strip() or line not in seen]
+            seen.update(line for line in lines if line.strip())
+            body = "\n".join(lines).strip()
+            if body:
+                kept.append((heading, body))
+            else:
+                await self.emit.note(
+                    f"Dropped the section “{heading}”: everything its sources say is already "
+                    "quoted above",
+                    AgentName.WRITER,
+                )
+        return kept
 
     # --- Publisher and Translator ---------------------------------------------------------
 

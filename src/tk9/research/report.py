@@ -37,7 +37,6 @@ class Report:
     sections: list[tuple[str, str]]
     conclusion: str
     references: list[Document] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
 
     def to_markdown(self) -> str:
         """Title, note, table of contents, introduction, sections, conclusion, references."""
@@ -58,7 +57,6 @@ class Report:
             "introduction": "Introduction",
             "conclusion": "Conclusion",
             "references": "References",
-            **self.labels,
         }
         headings = [label["introduction"], *(h for h, _ in self.sections), label["conclusion"]]
         lines = [f"# {self.title}", "", f"*{self.note}*", "", f"## {label['contents']}", ""]
