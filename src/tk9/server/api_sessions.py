@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import tk9
 from tk9.errors import Conflict
 from tk9.events import RunStatus
+from tk9.research.retrieval import check_corpus
 from tk9.research.validate import ISO_639_1, MAX_SUBJECT, MIN_SUBJECT, validate_request
 from tk9.server.context import Ctx
 from tk9.server.paths import parse_session_id
@@ -54,6 +55,8 @@ class SessionList(BaseModel):
 @router.post("/api/sessions", status_code=201)
 async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
     subject, language = validate_request(body.subject, body.language)
+    if not ctx.settings.demo_producer:
+        check_corpus(ctx.settings)
     session_id = str(uuid.uuid4())
     created_at = ctx.clock.wall()
     meta: dict[str, Any] = {
