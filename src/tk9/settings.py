@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     static_dir: Path | None = None
     """Built dashboard assets; default: ``frontend/dist`` next to the package, if present."""
 
+    node_id: str = Field(default="local", min_length=1, max_length=64)
+    """Names this server process. Runs are owned by the node that started them, and a node
+    marks only its own unfinished runs ``interrupted`` when it starts — so give every process
+    that shares one Redis log its own id."""
+
     # --- event log ---------------------------------------------------------------------------
     log_backend: Literal["sqlite", "memory", "redis"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -180,6 +180,11 @@ class _Run:
         self.task: asyncio.Task[RunStatus] | None = None
 
 
+def owned_by(meta: dict[str, object], node_id: str) -> bool:
+    """Whether a session's stream metadata says ``node_id`` runs it (no owner: any node)."""
+    return meta.get("owner", node_id) == node_id
+
+
 class RunManager:
     """Owns the runs of this process: a concurrency limit, cancel, shutdown, crash recovery.
 
@@ -302,13 +307,18 @@ class RunManager:
         A session whose last ``research_status`` is not terminal (or that has none) gets:
         running agents ``failed`` ("interrupted"), pending agents ``skipped``, the
         Orchestrator ``failed``, then ``research_status: interrupted`` at its last progress.
-        Assumes this process is the only runner for the log (see docs/research.md).
+        Only sessions owned by this node (``settings.node_id``; sessions without an owner count
+        as this node's) are touched, so a node starting beside others on a shared Redis log does
+        not close their live runs.
         """
         marked: list[str] = []
         live = set(self.active())
+        terminal = {s.value for s in TERMINAL_RUN_STATUSES}
         for info in await self._log.list_streams():
-            if info.session_id in live:
+            if info.session_id in live or not owned_by(info.meta, self._settings.node_id):
                 continue
+            if info.meta.get("status") in terminal:
+                continue  # listing metadata is written only after the log: terminal is final
             status, progress, agents = await _fold(self._log, info.session_id)
             if status in TERMINAL_RUN_STATUSES:
                 continue

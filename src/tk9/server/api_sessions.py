@@ -65,6 +65,7 @@ async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
         "created_at": created_at,
         "status": RunStatus.PENDING.value,
         "progress": 0,
+        "owner": ctx.settings.node_id,
     }
     info = await ctx.log.create(session_id, meta)
     ctx.runs.start(session_id, subject, language)

@@ -25,6 +25,7 @@ from tk9.events import (
     RunStatus,
 )
 from tk9.log.base import EventLog, append_payload
+from tk9.research.runner import owned_by
 from tk9.settings import Settings
 
 
@@ -55,6 +56,8 @@ class DemoRuns:
         marked: list[str] = []
         for info in await self._log.list_streams():
             if info.meta.get("status") in {s.value for s in TERMINAL_RUN_STATUSES}:
+                continue
+            if not owned_by(info.meta, self._settings.node_id):
                 continue
             await append_payload(
                 self._log,
