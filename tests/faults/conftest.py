@@ -31,3 +31,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/faults/test_matrix" in str(item.fspath) or "test_diagnose" in str(item.fspath):
             item.add_marker(pytest.mark.faults)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``make soak`` repeats every scenario ``TK9_SOAK_ROUNDS`` times."""
+    if "soak_round" in metafunc.fixturenames:
+        rounds = max(1, int(os.environ.get("TK9_SOAK_ROUNDS", "1")))
+        metafunc.parametrize("soak_round", range(rounds))

@@ -10,14 +10,22 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from tests.faults.harness.faultproxy import FaultProxy
 from tests.faults.harness.nginx import Variant
-from tests.faults.harness.report import Summary
+from tests.faults.harness.report import Row, Summary
 from tests.faults.harness.topology import Topology, build, finish, run_viewers
 from tests.faults.harness.viewers import Viewer, wait_for
+from tk9.protocol.follower import STALE_FACTOR
 
 SEED = 9
+
+
+@pytest.fixture(autouse=True)
+def soak_round(request: pytest.FixtureRequest) -> int:
+    """Which repetition this is (``make soak``); 0 in a normal run."""
+    return int(getattr(request, "param", 0))
 
 
 def _viewers(url: str, sid: str, n: int = 3, **kw: object) -> list[Viewer]:
@@ -259,3 +267,93 @@ async def test_f11_forged_cursors(summary: Summary) -> None:
         await finish(tasks, 60)
         assert all(v.resets for v in viewers[:6])
         await _record(summary, topo, "F11", "forged / future / foreign cursors", sid, viewers)
+
+
+async def test_f12_two_servers_sharing_redis(summary: Summary) -> None:
+    """F12: two tk9 processes on one Redis stream behind one nginx; every live connection on
+    both is dropped twice, so viewers resume on whichever process nginx picks."""
+    with build(servers=2, redis=True, env={"TK9_DEMO_EVENTS": "300"}) as topo:
+        sid = await topo.create_session("F12 scale-out")
+        viewers = _viewers(topo.url, sid, 4)
+        tasks = await run_viewers(viewers)
+        async with httpx.AsyncClient() as http:
+            for at in (30, 90):
+                await _progress(viewers, at)
+                for server in topo.servers:
+                    resp = await http.post(f"{server.url}/api/_test/drop-connections")
+                    resp.raise_for_status()
+        end = time.monotonic()
+        head = await topo.head(sid)
+        await finish(tasks, 60)
+        await _record(
+            summary,
+            topo,
+            "F12",
+            "2 servers on Redis, connections dropped twice",
+            sid,
+            viewers,
+            end,
+            head,
+        )
+
+
+async def test_f2_detection_with_default_heartbeat(summary: Summary) -> None:
+    """F2 with the default timings (ping every 15 s, 10 s to answer): how long a WebSocket
+    viewer takes to notice a silent black hole and start reconnecting.
+
+    The client presumes a connection dead after ``STALE_FACTOR`` (2.5) heartbeat intervals
+    without a frame, 37.5 s by default; that bound is asserted and the figure recorded in
+    docs/faults.md (the 30 s goal of the issue needs a shorter client watchdog)."""
+    env = {
+        "TK9_HEARTBEAT_INTERVAL": "15",
+        "TK9_HEARTBEAT_TIMEOUT": "10",
+        "TK9_SSE_KEEPALIVE": "15",
+        "TK9_DEMO_EVENTS": "0",
+    }
+    with build(env=env) as topo:
+        sid = await topo.create_session("F2 default heartbeat")
+        viewer = Viewer(
+            name="v0-ws",
+            base_url=topo.url,
+            session_id=sid,
+            transport="ws",
+            seed=SEED,
+            heartbeat=15.0,
+            stop_when_finished=False,
+        )
+        task = asyncio.create_task(viewer.run())
+        await wait_for(
+            lambda: (
+                viewer.follower is not None
+                and viewer.follower.connections == 1
+                and viewer.last_seq > 0
+            ),
+            timeout=20,
+            what="first connection",
+        )
+        head = await topo.head(sid)
+        await _progress([viewer], head, timeout=30)
+        started = time.monotonic()
+        topo.hosts[0].black_hole()
+        await wait_for(
+            lambda: viewer.follower is not None and viewer.follower.connections >= 2,
+            timeout=45,
+            what="the viewer noticing the dead connection",
+        )
+        detected = time.monotonic() - started
+        topo.hosts[0].clear_rules()
+        task.cancel()
+        summary.add(
+            Row(
+                scenario="F2-default",
+                fault=f"black hole, default heartbeat: detected after {detected:.1f} s",
+                events=head,
+                viewers=1,
+                resumes=viewer.resumes,
+                resets=0,
+                violations=0,
+                catch_up=None,
+                seconds=time.monotonic() - topo.started,
+            )
+        )
+        assert detected <= STALE_FACTOR * 15.0 + 2.0

@@ -24,6 +24,11 @@ class Row:
     seconds: float
 
 
+def _order(row: Row) -> tuple[int, str]:
+    digits = "".join(c for c in row.scenario.split()[0] if c.isdigit())
+    return (int(digits) if digits else 99, row.scenario)
+
+
 class Summary:
     def __init__(self) -> None:
         self.rows: list[Row] = []
@@ -37,7 +42,7 @@ class Summary:
             "| worst catch-up | run time |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
         )
         lines = [head]
-        for r in sorted(self.rows, key=lambda r: r.scenario):
+        for r in sorted(self.rows, key=_order):
             cu = "—" if r.catch_up is None else f"{r.catch_up * 1000:.0f} ms"
             lines.append(
                 f"| {r.scenario} | {r.fault} | {r.events} | {r.viewers} | {r.resumes} "

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import httpx
 
 from tests.faults.harness import netns
 from tests.faults.harness.checker import check_viewer, read_truth
-from tests.faults.harness.nginx import Nginx, Variant, free_port
+from tests.faults.harness.nginx import Nginx, Variant, free_port, wait_port
 from tests.faults.harness.report import Row
 from tests.faults.harness.server import ServerProcess
 from tests.faults.harness.viewers import Viewer
@@ -101,7 +103,7 @@ def build(
     env: dict[str, str] | None = None,
     variant: Variant = Variant.GOOD,
     read_timeout: float | None = None,
-    redis_url: str | None = None,
+    redis: bool = False,
 ) -> Topology:
     """Make namespaces, start tk9 in each, and nginx (root namespace) in front of them all."""
     stack = contextlib.ExitStack()
@@ -118,12 +120,19 @@ def build(
             "TK9_DEMO_EVENTS": "150",
             **(env or {}),
         }
-        if redis_url is not None:
-            base_env |= {"TK9_LOG_BACKEND": "redis", "TK9_REDIS_URL": redis_url}
+        redis_port = free_port() if redis else 0
+        if redis:
+            stack.enter_context(_redis_server([h.gateway for h in hosts], redis_port, workdir))
         for i, host in enumerate(hosts):
             data = workdir / f"server{i}"
             data.mkdir()
-            proc = ServerProcess(data_dir=data, host=host, env=base_env)
+            env_i = dict(base_env)
+            if redis:
+                env_i |= {
+                    "TK9_LOG_BACKEND": "redis",
+                    "TK9_REDIS_URL": f"redis://{host.gateway}:{redis_port}/0",
+                }
+            proc = ServerProcess(data_dir=data, host=host, env=env_i)
             stack.callback(proc.stop)
             proc.start()
             procs.append(proc)
@@ -141,6 +150,36 @@ def build(
         stack.close()
         raise
     return Topology(stack=stack, hosts=hosts, servers=procs, nginx=nginx)
+
+
+@contextlib.contextmanager
+def _redis_server(addresses: list[str], port: int, workdir: Path) -> Iterator[None]:
+    """A real redis-server listening only on the namespaces' gateway addresses."""
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            *addresses,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(addresses[0], port, timeout=10)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 async def run_viewers(viewers: list[Viewer]) -> list[asyncio.Task[None]]:
