@@ -102,7 +102,9 @@ class World:
                     reply = json.dumps({"type": "ack", "seq": action.seq})
                     self._send(self.conn.receive(reply, self.now))
                 elif isinstance(action, SendPong):
-                    self._send(self.conn.receive(ClientPong(ts=action.ts).model_dump_json(), 0))
+                    self._send(
+                        self.conn.receive(ClientPong(ts=action.ts).model_dump_json(), self.now)
+                    )
                 elif isinstance(action, Resume):
                     self.disconnect()
                 if self.conn is None:
@@ -118,13 +120,30 @@ class World:
         if self.wire:
             self.wire.popleft()
 
+    def pass_time(self, seconds: float) -> None:
+        """Both sides' timers: server heartbeats, the client's acks and watchdog."""
+        self.now += seconds
+        if self.conn is not None:
+            self._send(self.conn.tick(self.now))
+        for action in self.follower.tick(self.now):
+            if isinstance(action, Resume):
+                self.disconnect()
+            elif isinstance(action, SendAck) and self.conn is not None:
+                self._send(
+                    self.conn.receive(json.dumps({"type": "ack", "seq": action.seq}), self.now)
+                )
+
     def settle(self) -> None:
-        """Reconnect and run until the viewer has everything (bounded)."""
+        """Reconnect and run until the viewer has everything (bounded). When nothing moves
+        (frames were lost and the server has nothing new), time passes: the watchdog heals it."""
+        caught_up = Cursor(seq=len(self.log), epoch=EPOCH)
         for _ in range(10 * (len(self.log) + 10)):
-            if self.follower.cursor.seq == len(self.log) and not self.wire:
+            if self.follower.cursor == caught_up and not self.wire:
                 return
             self.connect()
             self.pump()
+            if not self.wire:
+                self.pass_time(self.follower.stale_after)
             self.read(len(self.wire))
         raise AssertionError("viewer did not converge")
 
