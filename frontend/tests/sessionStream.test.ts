@@ -316,6 +316,18 @@ describe('watchdog and fallback', () => {
     expect(FakeWebSocket.instances).toHaveLength(3)
   })
 
+  it('restarts an SSE stream that sent pings and then went quiet', async () => {
+    makeStream({ preference: 'sse' })
+    const es = FakeEventSource.last()
+    es.emit('hello', { type: 'hello', session_id: 's1', epoch: 'e1', head: 0, resume_from: 0, heartbeat_interval: 10, heartbeat_timeout: 20 })
+    es.emit('ping', {})
+    await vi.advanceTimersByTimeAsync(24_000)
+    expect(FakeEventSource.instances).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(2_100)
+    expect(es.closed).toBe(true)
+    expect(FakeEventSource.instances).toHaveLength(2)
+  })
+
   it('honours a forced transport: sse never touches WebSocket, poll uses only fetch', async () => {
     makeStream({ preference: 'sse' })
     expect(FakeWebSocket.instances).toHaveLength(0)

@@ -23,6 +23,8 @@ export interface Sink {
 
 export interface FallbackTransport {
   readonly kind: 'sse' | 'poll'
+  /** Whether the server sends heartbeats this transport can see (so silence means stale). */
+  readonly heartbeats: boolean
   start(): void
   stop(): void
 }
@@ -33,6 +35,8 @@ export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>
 /** SSE: one EventSource per attempt; we close it on error and let the owner retry from the cursor. */
 export class SseTransport implements FallbackTransport {
   readonly kind = 'sse'
+  /** Set once an `event: ping` arrives: keep-alive *comments* are invisible to EventSource. */
+  heartbeats = false
   private source: EventSource | null = null
   private delivering = false
 
@@ -68,7 +72,9 @@ export class SseTransport implements FallbackTransport {
       this.sink.reset('snapshot' in data ? data.snapshot : data)
     })
     source.addEventListener('ping', () => {
-      if (alive()) this.sink.traffic()
+      if (!alive()) return
+      this.heartbeats = true
+      this.sink.traffic()
     })
     source.onerror = () => {
       if (!alive()) return
@@ -92,6 +98,7 @@ export interface PollOptions {
 /** Long-poll: `GET /events?after=&wait=` in a loop; each page's events are applied in order. */
 export class PollTransport implements FallbackTransport {
   readonly kind = 'poll'
+  readonly heartbeats = false
   private controller: AbortController | null = null
   private generation = 0
 

@@ -323,6 +323,8 @@ export class SessionStream {
       if (waking) this.scheduleReconnect(0)
       else if (this.o.preference === 'auto') this.startFallback('sse')
       else this.scheduleReconnect()
+    } else if (this.fallback?.heartbeats && silent > this.o.staleFactor * this.heartbeatMs) {
+      this.restartFallback(0) // an SSE stream that sends pings went quiet
     } else if (this.fallback?.kind === 'poll' && silent > (this.o.pollWaitSeconds + 10) * 1000) {
       this.restartFallback(0) // a long-poll request hung past its own deadline
     }
