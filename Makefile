@@ -54,7 +54,7 @@ pytest: pydeps
 	$(UV) run pytest -q -p no:cacheprovider
 
 faults: sysdeps pydeps
-	$(UV) run pytest -q -m faults tests/faults
+	TK9_FAULTS_REPORT=docs/faults.md $(UV) run pytest -q -m faults tests/faults
 
 soak: sysdeps pydeps
 	TK9_SOAK_ROUNDS=$${TK9_SOAK_ROUNDS:-5} $(UV) run pytest -q -m faults tests/faults

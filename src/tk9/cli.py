@@ -78,6 +78,7 @@ def serve(
 def _register_subcommands() -> None:
     """Commands implemented next to what they drive (client, research, diagnose)."""
     from tk9.client.tail import tail_command
+    from tk9.diagnose import diagnose_command
     from tk9.research.cli import research_command
 
     app.command("research", help="Research a subject in-process, with a live view of the agents.")(
@@ -87,6 +88,8 @@ def _register_subcommands() -> None:
     app.command("tail", help="Print a session's events live, resuming across disconnects.")(
         tail_command
     )
+
+    app.command("diagnose", help="Check a deployment through its public URL.")(diagnose_command)
 
 
 _register_subcommands()
