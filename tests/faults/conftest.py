@@ -29,7 +29,7 @@ def summary() -> Iterator[Summary]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/faults/test_matrix" in str(item.fspath) or "test_diagnose" in str(item.fspath):
+        if item.fspath.basename.startswith(("test_matrix", "test_diagnose", "test_browser")):
             item.add_marker(pytest.mark.faults)
 
 
