@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python -m tests.client.serve`` on a fixed port and data directory; restartable."""
+    """``tk9 serve`` on a fixed port and data directory; restartable."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.port = free_port()
@@ -39,7 +39,10 @@ class ServerProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.client.serve", str(self.port), str(self.data_dir)],
+            [
+                *(sys.executable, "-m", "tk9.cli", "serve", "--host", "127.0.0.1"),
+                *("--port", str(self.port), "--data-dir", str(self.data_dir)),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,

@@ -138,3 +138,20 @@ async def test_close_codes_decide_between_stopping_and_resuming(code: int, retri
             with pytest.raises(StreamClosed) as info:
                 await follow(url)
             assert info.value.close_code == code
+
+
+async def test_a_malformed_frame_is_treated_as_a_broken_connection() -> None:
+    async def script(ws: ServerConnection, n: int, after: int) -> None:
+        await ws.send(hello_json(after))
+        if n == 1:
+            await ws.send(event_json(1))
+            await ws.send("<html>502 Bad Gateway</html>")
+            return
+        for seq in range(after + 1, LAST + 1):
+            await ws.send(event_json(seq))
+
+    async with fake_server(script) as (url, _):
+        seqs, follower = await follow(url)
+    assert seqs == list(range(1, LAST + 1))
+    assert follower.last_close is not None
+    assert follower.last_close.code == 1002

@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 ABNORMAL = 1006
 """Close code used when a connection just broke (no close frame), as browsers do."""
+PROTOCOL_ERROR = 1002
+"""The server (or a proxy in front of it) sent something that is not the protocol: retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,10 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
                 except TimeoutError:
                     actions = follower.tick(link.now())
                 else:
-                    frame = SERVER_FRAME.validate_json(raw)
+                    try:
+                        frame = SERVER_FRAME.validate_json(raw)
+                    except ValueError as exc:
+                        raise Closed(PROTOCOL_ERROR, "malformed frame from the server") from exc
                     actions = follower.on_frame(frame, link.now())
                 updates, control = _updates(actions)
                 for update in updates:
@@ -230,16 +235,19 @@ async def run_sse(link: Link) -> AsyncGenerator[Update]:
                 except StopAsyncIteration:
                     raise Closed(int(CloseCode.NORMAL), "stream ended") from None
                 now = link.now()
-                if message.event == "hello":
-                    follower.on_hello(Hello.model_validate_json(message.data), now)
-                    actions: list[Action] = []
-                elif message.event == "event":
-                    actions = follower.on_event(Event.model_validate_json(message.data), now)
-                elif message.event == "reset":
-                    reason, snapshot = parse_sse_reset(message.data)
-                    actions = follower.on_reset(snapshot, now, reason)
-                else:
-                    continue
+                try:
+                    if message.event == "hello":
+                        follower.on_hello(Hello.model_validate_json(message.data), now)
+                        actions: list[Action] = []
+                    elif message.event == "event":
+                        actions = follower.on_event(Event.model_validate_json(message.data), now)
+                    elif message.event == "reset":
+                        reason, snapshot = parse_sse_reset(message.data)
+                        actions = follower.on_reset(snapshot, now, reason)
+                    else:
+                        continue
+                except ValueError as exc:
+                    raise Closed(PROTOCOL_ERROR, "malformed message from the server") from exc
                 updates, control = _updates(actions)
                 for update in updates:
                     yield update
@@ -266,7 +274,10 @@ async def run_poll(link: Link) -> AsyncGenerator[Update]:
             raise Closed(ABNORMAL, f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
             raise Closed(close_code_for_status(response.status_code), "HTTP error")
-        page = EventsPage.model_validate_json(response.content)
+        try:
+            page = EventsPage.model_validate_json(response.content)
+        except ValueError as exc:
+            raise Closed(PROTOCOL_ERROR, "malformed page from the server") from exc
         updates, control = _updates(follower.on_page(page, link.now()))
         for update in updates:
             yield update
