@@ -55,3 +55,14 @@ async def test_no_translator_means_skipped_with_the_reason_and_no_copy(
     files = [e.payload for e in events if e.event_type == EventType.FILE_GENERATED]
     assert {f["language"] for f in files} == {"en"} and len(files) == 3
     assert not list(out.glob("*.vi.*"))
+
+
+def test_apertium_works_under_uvloop() -> None:
+    """uvicorn runs on uvloop, where a child's stdin is a socket: the text must still arrive."""
+    import uvloop
+
+    async def translate() -> str:
+        return await ApertiumTranslator("eng-spa").translate("The plants need light.\n", "en", "es")
+
+    out = uvloop.run(translate())
+    assert "plantas" in out.lower()

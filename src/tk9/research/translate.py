@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import tempfile
+from pathlib import Path
 from typing import Protocol
 
 from tk9.errors import ResearchError
@@ -46,16 +48,25 @@ class ApertiumTranslator:
         self.timeout = timeout
 
     async def translate(self, markdown: str, source: str, target: str) -> str:
+        # The text goes in as a file, not through stdin: under uvloop (uvicorn's default loop)
+        # a child's stdin is a socket, which apertium's format filters refuse.
+        with tempfile.TemporaryDirectory(prefix="tk9-apertium-") as tmp:
+            source_file = Path(tmp) / "in.txt"
+            source_file.write_text(markdown, encoding="utf-8")
+            return await self._run(str(source_file))
+
+    async def _run(self, source_file: str) -> str:
         proc = await asyncio.create_subprocess_exec(
             "apertium",
             "-u",
             self.mode,
-            stdin=asyncio.subprocess.PIPE,
+            source_file,
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(markdown.encode()), self.timeout)
+            out, err = await asyncio.wait_for(proc.communicate(), self.timeout)
         except BaseException:
             if proc.returncode is None:
                 proc.kill()
