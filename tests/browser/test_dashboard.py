@@ -78,13 +78,16 @@ def submit_research(page: Page, server: Server, subject: str, language: str) -> 
 def test_form_run_goes_live_to_the_end(page: Page, research_server: Server, tmp_path: Path) -> None:
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
-    sid = submit_research(page, research_server, "Tidal energy in Europe", "fr")
+    sid = submit_research(page, research_server, "Tidal energy in Europe", "es")
     expect(page.get_by_test_id("subject")).to_have_text("Tidal energy in Europe")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
     wait_until_finished(page)
     snap = assert_matches_snapshot(page, research_server, sid)
     assert snap["status"] == "completed", snap["error"]
-    assert len(snap["files"]) >= 3
+    assert {(f["language"], f["kind"]) for f in snap["files"]} == {
+        (lang, kind) for lang in ("en", "es") for kind in ("md", "pdf", "docx")
+    }
+    assert {a["status"] for a in snap["agents"].values()} == {"completed"}
     assert len(sockets) == 1, "one WebSocket carried the whole run"
     expect(page.get_by_test_id("toast").first).to_contain_text("Research finished")
 
