@@ -31,6 +31,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
             "TK9_DEMO_INTERVAL": "0.01",
             "TK9_DEMO_EVENTS": "150",
             "TK9_TEST_HOOKS": "1",
+            "TK9_SSE_KEEPALIVE": "1",
         },
     ).start()
     yield srv
@@ -202,3 +203,18 @@ async def test_sigterm_closes_viewers_with_1012(server: ServerProcess) -> None:
                 await asyncio.wait_for(ws.recv(), 20)
         assert info.value.rcvd is not None and info.value.rcvd.code == 1012
     assert '"event": "stopped"' in server.logs() or "stopped" in server.logs()
+
+
+async def test_sse_keepalive_is_a_visible_ping_event(server: ServerProcess) -> None:
+    sid = start_session(server)
+    head = final_head(server, sid)
+    epoch = server.api("GET", f"/api/sessions/{sid}").json()["epoch"]
+    url = f"{server.url}/api/sessions/{sid}/stream?after={head}&epoch={epoch}"
+    async with httpx.AsyncClient(timeout=20) as c, aconnect_sse(c, "GET", url) as src:
+        kinds = []
+        async for msg in src.aiter_sse():
+            kinds.append(msg.event)
+            if msg.event == "ping":
+                assert json.loads(msg.data)["type"] == "ping"
+                break
+    assert kinds == ["hello", "ping"]  # nothing after the head: only liveness

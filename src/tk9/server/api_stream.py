@@ -128,8 +128,15 @@ async def sse_stream(
                 replayed=sub.conn.stats.replayed,
             )
 
+    def keepalive() -> ServerSentEvent:
+        # A named event, not a comment: EventSource never surfaces comments, and the
+        # dashboard's watchdog needs to see that a silent stream is still alive.
+        return ServerSentEvent(data=f'{{"type":"ping","ts":{ctx.clock.wall():.3f}}}', event="ping")
+
     return EventSourceResponse(
         stream(),
         ping=int(max(1, ctx.settings.sse_keepalive)),
+        ping_message_factory=keepalive,
+        send_timeout=ctx.settings.send_timeout,
         headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
     )
