@@ -49,7 +49,8 @@ def test_file_download_and_zip(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["..%2F..%2Fetc%2Fpasswd", ".hidden.md", "a%00b.md", "x.exe", "%2E%2E", "a" * 300 + ".md"]
+    "name",
+    ["..%2F..%2Fetc%2Fpasswd", ".hidden.md", "a%00b.md", "x.exe", "%2E%2E", "a" * 300 + ".md"],
 )
 def test_path_traversal_and_bad_names_are_refused(client: TestClient, name: str) -> None:
     sid = create(client)
@@ -124,7 +125,10 @@ def test_long_poll_pages_through_the_log(client: TestClient) -> None:
 
 def test_health_config_metrics(client: TestClient) -> None:
     assert client.get("/api/health").json()["status"] == "ok"
-    assert "es" in client.get("/api/config").json()["languages"]
+    config = client.get("/api/config").json()
+    assert "es" in config["languages"] and "vi" in config["languages"]
+    assert "es" in config["translation_targets"]  # apertium-eng-spa is installed
+    assert "en" in config["translation_targets"] and "vi" not in config["translation_targets"]
     create(client)
     text = client.get("/metrics").text
     assert "tk9_events_appended_total" in text

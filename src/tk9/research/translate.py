@@ -104,3 +104,22 @@ async def choose_translator(
     if llm is not None:
         return llm, "the configured language model"
     return None, f"no translator for {source}→{target}"
+
+
+async def translation_targets(source: str, llm_configured: bool) -> list[str]:
+    """The ISO 639-1 codes a report in ``source`` can really be translated into here.
+
+    The source itself is included (no translation needed). With a language model configured,
+    every code is a target; otherwise only the installed Apertium pairs are.
+    """
+    from tk9.research.validate import ISO_639_1
+
+    if llm_configured:
+        return sorted(ISO_639_1)
+    src = APERTIUM_CODES.get(source)
+    pairs = await apertium_pairs()
+    targets = {source}
+    for iso, code in APERTIUM_CODES.items():
+        if src and f"{src}-{code}" in pairs:
+            targets.add(iso)
+    return sorted(targets)

@@ -14,7 +14,14 @@ import tk9
 from tk9.errors import Conflict
 from tk9.events import RunStatus
 from tk9.research.retrieval import check_corpus
-from tk9.research.validate import ISO_639_1, MAX_SUBJECT, MIN_SUBJECT, validate_request
+from tk9.research.translate import translation_targets
+from tk9.research.validate import (
+    ISO_639_1,
+    MAX_SUBJECT,
+    MIN_SUBJECT,
+    SOURCE_LANGUAGE,
+    validate_request,
+)
 from tk9.server.context import Ctx
 from tk9.server.paths import parse_session_id
 from tk9.state import SessionState
@@ -146,7 +153,10 @@ async def config(ctx: Ctx) -> dict[str, Any]:
     s = ctx.settings
     return {
         "languages": sorted(ISO_639_1),
-        "source_language": "en",
+        "source_language": SOURCE_LANGUAGE,
+        "translation_targets": await translation_targets(
+            SOURCE_LANGUAGE, llm_configured=s.engine == "llm"
+        ),
         "engines": [s.engine],
         "min_subject": MIN_SUBJECT,
         "max_subject": MAX_SUBJECT,
