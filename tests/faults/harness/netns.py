@@ -49,11 +49,19 @@ def sweep_stale() -> list[str]:
         if m is None or _pid_alive(int(m.group(1))):
             continue
         if name in names:
+            _kill_inside(name)
             run(["ip", "netns", "del", name], check=False)
         else:
             run(["ip", "link", "del", name], check=False)
         removed.append(name)
     return removed
+
+
+def _kill_inside(name: str) -> None:
+    """SIGKILL the processes this harness left inside namespace ``name`` (its tk9 servers)."""
+    for pid in run(["ip", "netns", "pids", name], check=False).stdout.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), 9)
 
 
 def _free_subnet() -> int:
@@ -118,6 +126,7 @@ class Host:
         self._rules.clear()
 
     def delete(self) -> None:
+        _kill_inside(self.name)
         run(["ip", "link", "del", self.veth_root], check=False)
         run(["ip", "netns", "del", self.name], check=False)
 

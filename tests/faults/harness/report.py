@@ -29,13 +29,17 @@ Notes on reading the table:
 
 - *resumes* counts every connection a viewer opened after its first, including attempts that
   failed while the server or proxy was down (F6, F7: the client retries with a backoff capped
-  at 0.5 s in these tests, so a 1-2 s restart shows dozens). For F9 (Chromium) it is the number
+  at 0.5 s in these tests, so a 1-2 s restart shows a few tens). For F9 (Chromium) it is the number
   of forced reconnects (reload, proxy restart); the page's own count is not read.
 - *resets* are explicit snapshot resets; only forged cursors (F11) should cause them.
 - F2-default runs with the production timings (ping every 15 s, 10 s to answer) and records
   how long a WebSocket viewer took to notice a silent black hole. The client presumes a
   connection dead after 2.5 heartbeat intervals without a frame (37.5 s), so this is above the
   30 s goal; see the report of issue 5 for the proposed change.
+- Worst catch-up after F2 and F5 is about 1.4 s: when the link heals, a viewer's reconnect may
+  be waiting in nginx's connect to the upstream, whose lost SYN TCP retransmits after 1 s. It is
+  measured from the moment the fault is lifted until every viewer held every event appended
+  before then.
 - Packet loss (F5) uses iptables' `statistic --mode random` in the server's namespace: the
   kernel's randomness cannot be seeded, so the event counts repeat but the drops do not.
 """
