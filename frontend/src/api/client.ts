@@ -20,6 +20,8 @@ export interface LanguageOption {
 
 export interface AppConfig {
   languages: LanguageOption[]
+  /** Codes a report can really be translated into on this server (the source included). */
+  translation_targets: string[]
   engines: string[]
   max_subject: number
   heartbeat_interval: number
@@ -86,6 +88,7 @@ function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): A
   })
   return {
     languages,
+    translation_targets: raw.translation_targets ?? languages.map((l) => l.code),
     engines: raw.engines ?? [],
     max_subject: raw.max_subject ?? 1000,
     heartbeat_interval: raw.heartbeat_interval ?? 15,
