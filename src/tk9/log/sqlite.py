@@ -25,7 +25,6 @@ One process per file: the mirror assumes no other process writes to the database
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import sqlite3
 from collections import deque
@@ -304,7 +303,9 @@ class SqliteEventLog(EventLog):
         # readable entry (a young session: a new viewer replaying from 0 costs no query)
         if tail and (after + 1 >= tail[0].seq or tail[0].seq <= head.first_seq):
             start = max(0, after + 1 - tail[0].seq)
-            return list(itertools.islice(tail, start, start + limit))
+            # index, don't islice: a deque walks to an index from its nearer end, and live
+            # viewers read just behind the head
+            return [tail[i] for i in range(start, min(len(tail), start + limit))]
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq

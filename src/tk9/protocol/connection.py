@@ -177,7 +177,7 @@ class ServerConnection:
             self._sent_at[event.seq] = now
             if len(self._sent_at) > 4 * self.config.outbound_limit:
                 self._sent_at.popitem(last=False)
-            out.append(EventFrame(event=event))
+            out.append(EventFrame.model_construct(event=event))  # event is already valid
         return out
 
     def sent(self, count: int, now: float) -> None:
@@ -274,7 +274,7 @@ class ServerConnection:
             return []
         if (
             self._oldest_unsent_at is not None
-            and now - self._oldest_unsent_at >= self.config.send_timeout
+            and now >= self._oldest_unsent_at + self.config.send_timeout
         ):
             return [
                 self._close(
@@ -285,7 +285,7 @@ class ServerConnection:
             ]
         if (
             hb.ping_outstanding_at is not None
-            and now - hb.ping_outstanding_at >= self.config.heartbeat_timeout
+            and now >= hb.ping_outstanding_at + self.config.heartbeat_timeout
         ):
             return [
                 self._close(
@@ -294,7 +294,8 @@ class ServerConnection:
                     "heartbeat_timeout",
                 )
             ]
-        if now - hb.last_ping_at >= self.config.heartbeat_interval:
+        # same arithmetic as next_deadline, so a tick at the deadline always acts
+        if now >= hb.last_ping_at + self.config.heartbeat_interval:
             hb.last_ping_at = now
             if hb.ping_outstanding_at is None:
                 hb.ping_outstanding_at = now

@@ -1,9 +1,10 @@
 """``WS /ws/sessions/{id}?after=N&epoch=E``: a thin asyncio loop around the pure protocol.
 
-Three coroutines share one connection: the *pump* reads the log after the cursor and writes
-event frames (so a slow socket only slows its own pump — the log is the buffer); the *reader*
-feeds client frames to the state machine; the *timer* calls ``tick`` at the protocol's next
-deadline (heartbeat, dead-peer and slow-consumer detection). The first to finish ends all three.
+Two coroutines share one connection: the *pump* reads the log after the cursor and writes event
+frames (so a slow socket only slows its own pump — the log is the buffer), and between batches
+sleeps on the log until new entries or the protocol's next deadline, when it calls ``tick``
+(heartbeats, dead-peer detection); a send that takes longer than ``send_timeout`` closes a slow
+consumer. The *reader* feeds client frames to the state machine. The first to end ends both.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 from typing import Any
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -49,8 +51,14 @@ class WsDriver:
         self.conn = conn
         self.conn_id = conn_id
         self.send_lock = asyncio.Lock()
-        self.wake_timer = asyncio.Event()
-        self.log = get_logger(session_id=conn.session_id, conn_id=conn_id, transport=TRANSPORT)
+        self.delivered = ctx.metrics.delivered.labels(transport=TRANSPORT)
+
+    @property
+    def log(self) -> structlog.typing.FilteringBoundLogger:
+        """Bound on demand: one line per decision, so most connections never need one."""
+        return get_logger(
+            session_id=self.conn.session_id, conn_id=self.conn_id, transport=TRANSPORT
+        )
 
     async def send_outputs(self, outputs: list[Output]) -> int:
         """Write frames in order; returns how many event frames went out. Raises on Close."""
@@ -69,26 +77,38 @@ class WsDriver:
         return events
 
     async def pump(self) -> None:
-        ctx, conn, sid = self.ctx, self.conn, self.conn.session_id
+        """Log -> socket, plus heartbeats: tick at each deadline, otherwise sleep on the log."""
+        ctx, conn, sid, clock = self.ctx, self.conn, self.conn.session_id, self.ctx.clock
         batch = ctx.settings.replay_batch
         stalls = 0
         while True:
+            deadline = conn.next_deadline()
+            if deadline is not None and clock.monotonic() >= deadline:
+                await self.send_outputs(conn.tick(clock.monotonic()))
+                continue
             room = conn.read_request()
             events = await ctx.log.read(sid, conn.cursor, min(room, batch)) if room else []
             if not events:
-                await ctx.log.wait(sid, conn.cursor, 30.0)
+                if deadline is None:
+                    return
+                await ctx.log.wait(sid, conn.cursor, max(0.0, deadline - clock.monotonic()))
                 continue
-            frames = conn.feed(events, ctx.clock.monotonic())
+            frames = conn.feed(events, clock.monotonic())
             if not frames:
                 stalls += 1
                 if stalls > 3:  # the log returned a hole: never skip it, let the client resume
                     raise _Closed(Close(int(CloseCode.INTERNAL_ERROR), "log gap"))
                 continue
             stalls = 0
-            sent = await self.send_outputs(frames)
-            conn.sent(sent, ctx.clock.monotonic())
-            ctx.metrics.delivered.labels(transport=TRANSPORT).inc(sent)
-            self.wake_timer.set()
+            try:
+                async with asyncio.timeout(ctx.settings.send_timeout):
+                    sent = await self.send_outputs(frames)
+            except TimeoutError:
+                # the viewer accepted nothing for send_timeout: the protocol says slow consumer
+                await self.send_outputs(conn.tick(clock.monotonic()))
+                raise
+            conn.sent(sent, clock.monotonic())
+            self.delivered.inc(sent)
 
     async def reader(self) -> None:
         while True:
@@ -99,30 +119,12 @@ class WsDriver:
             if data is None:
                 data = message.get("bytes") or b""
             outputs = self.conn.receive(data, self.ctx.clock.monotonic())
-            await self.send_outputs(outputs)
-            self.wake_timer.set()
-
-    async def timer(self) -> None:
-        clock = self.ctx.clock
-        while True:
-            outputs = self.conn.tick(clock.monotonic())
-            await self.send_outputs(outputs)
-            deadline = self.conn.next_deadline()
-            if deadline is None:
-                return
-            self.wake_timer.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self.wake_timer.wait(), max(0.0, deadline - clock.monotonic())
-                )
+            if outputs:
+                await self.send_outputs(outputs)
 
     async def run(self) -> str:
         """Serve until the connection ends; returns the reason, for the disconnect log line."""
-        tasks = [
-            asyncio.create_task(self.pump()),
-            asyncio.create_task(self.reader()),
-            asyncio.create_task(self.timer()),
-        ]
+        tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.reader())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -135,6 +137,10 @@ class WsDriver:
             return exc.close.reason
         if isinstance(exc, WebSocketDisconnect):
             return f"client closed ({exc.code})"
+        if isinstance(exc, TimeoutError):
+            close = self.conn.closed or Close(int(CloseCode.SLOW_CONSUMER), "slow consumer")
+            await self.close(close)
+            return close.reason
         if exc is not None:
             self.log.error("connection_error", error=repr(exc))
             await self.close(Close(int(CloseCode.INTERNAL_ERROR), "internal error"))
