@@ -118,12 +118,13 @@ async def _read(ws: ClientConnection, stats: Stats) -> None:
         now = time.time()
         msg = json.loads(raw)
         kind = msg["type"]
-        if kind == "event":
-            event = msg["event"]
-            if event["payload"].get("message", "").startswith("bench"):
-                stats.latencies.append(now - event["timestamp"])
-                stats.received += 1
-            unacked += 1
+        if kind in ("event", "events"):
+            # tk9 sends every event that is ready at once in one "events" frame
+            for event in msg["events"] if kind == "events" else [msg["event"]]:
+                if event["payload"].get("message", "").startswith("bench"):
+                    stats.latencies.append(now - event["timestamp"])
+                    stats.received += 1
+                unacked += 1
             if unacked >= 50:
                 unacked = 0
                 await ws.send(json.dumps({"type": "ack", "seq": event["seq"]}))
@@ -451,7 +452,8 @@ async def resume_times(target: Tk9Target, gap: int, repeats: int) -> list[float]
         async with connect(url, ping_interval=None, compression=None, max_size=None) as ws:
             async for raw in ws:
                 msg = json.loads(raw)
-                if msg["type"] == "event" and msg["event"]["seq"] == head:
+                last = msg["events"][-1] if msg["type"] == "events" else msg.get("event")
+                if last is not None and last["seq"] == head:
                     break
         times.append(time.perf_counter() - t0)
     return times

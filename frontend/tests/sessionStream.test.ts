@@ -193,6 +193,23 @@ describe('WebSocket', () => {
     expect(next.params.get('after')).toBe('2')
   })
 
+  it('applies an events frame one by one, and resumes from the cursor on a gap inside it', () => {
+    makeStream()
+    const ws = FakeWebSocket.last()
+    ws.hello('e1', 6)
+    ws.serverSend({ type: 'events', events: [logEvent(1), logEvent(2), logEvent(3)] })
+    ws.serverSend({ type: 'events', events: [logEvent(2), logEvent(3), logEvent(4)] }) // overlap
+    viewer.expectExactlyOnce(4)
+    ws.serverSend({ type: 'events', events: [logEvent(6)] }) // 5 is missing
+    expect(ws.closedWith?.code).toBe(4000)
+    vi.advanceTimersByTime(0)
+    const next = FakeWebSocket.last()
+    expect(next.params.get('after')).toBe('4')
+    next.hello('e1', 6)
+    next.serverSend({ type: 'events', events: [logEvent(5), logEvent(6)] })
+    viewer.expectExactlyOnce(6)
+  })
+
   it('resumes from the cursor at once on a gap', () => {
     makeStream()
     const ws = FakeWebSocket.last()

@@ -9,7 +9,15 @@ from tk9.errors import CloseCode
 from tk9.events import Event, EventType
 from tk9.protocol.connection import AckObserved, Close, ProtocolConfig, ServerConnection
 from tk9.protocol.cursor import ResetReason
-from tk9.protocol.messages import EventFrame, Hello, Reset, ServerPing, ServerPong
+from tk9.protocol.messages import (
+    EventFrame,
+    EventsFrame,
+    Hello,
+    Reset,
+    ServerPing,
+    ServerPong,
+    frame_events,
+)
 from tk9.state import SessionState
 
 CFG = ProtocolConfig(heartbeat_interval=15, heartbeat_timeout=10, outbound_limit=4, send_timeout=30)
@@ -34,7 +42,7 @@ def conn(clock: FakeClock, after: int = 0, head: int = 0) -> ServerConnection:
 
 
 def seqs(out: list[object]) -> list[int]:
-    return [o.event.seq for o in out if isinstance(o, EventFrame)]
+    return [e.seq for o in out for e in frame_events(o)]
 
 
 def test_replay_then_live_without_gap_or_duplicate() -> None:
@@ -197,3 +205,16 @@ def test_shutdown_closes_with_1012() -> None:
     close = c.shutdown()
     assert close.code == 1012
     assert close.frame is not None and close.frame.retryable
+
+
+def test_ready_events_go_out_together_in_bounded_frames() -> None:
+    clock = FakeClock()
+    cfg = ProtocolConfig(outbound_limit=300, max_batch_events=100)
+    c = ServerConnection(session_id="s", epoch="e1", config=cfg, now=clock.monotonic())
+    c.start(0, 0)
+    out = c.feed([ev(i) for i in range(1, 251)], clock.monotonic())
+    assert [type(o) for o in out] == [EventsFrame, EventsFrame, EventsFrame]
+    assert [len(frame_events(o)) for o in out] == [100, 100, 50]
+    assert seqs(out) == list(range(1, 251))
+    single = c.feed([ev(251)], clock.monotonic())
+    assert len(single) == 1 and isinstance(single[0], EventFrame)

@@ -73,11 +73,13 @@ class Viewer:
             got = 0
             while self.cursor < until:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
-                if frame["type"] == "event":
-                    self.apply(frame["event"])
-                    got += 1
-                    if stop_after is not None and got >= stop_after:
-                        return
+                if frame["type"] in ("event", "events"):
+                    batch = frame["events"] if frame["type"] == "events" else [frame["event"]]
+                    for event in batch:
+                        self.apply(event)
+                        got += 1
+                        if stop_after is not None and got >= stop_after:
+                            return
                 elif frame["type"] == "ping":
                     await ws.send(json.dumps({"type": "pong", "ts": frame["ts"]}))
 

@@ -14,6 +14,18 @@ from tests.server.test_rest import create, finished
 from tests.support import wait_until
 
 
+def receive_events(ws: Any, count: int) -> list[int]:
+    """Seqs of the next ``count`` events, whether they come as ``event`` or ``events`` frames."""
+    seqs: list[int] = []
+    while len(seqs) < count:
+        frame = ws.receive_json()
+        assert frame["type"] in ("event", "events"), frame
+        batch = frame["events"] if frame["type"] == "events" else [frame["event"]]
+        seqs += [e["seq"] for e in batch]
+    assert len(seqs) == count
+    return seqs
+
+
 def done_session(client: TestClient) -> dict[str, Any]:
     sid = create(client, language="en")
     snap: dict[str, Any] = wait_until(lambda: finished(client, sid), what="demo run")
@@ -26,11 +38,11 @@ def test_replay_everything_then_resume_from_cursor(client: TestClient) -> None:
     with client.websocket_connect(f"/ws/sessions/{sid}") as ws:
         hello = ws.receive_json()
         assert hello["type"] == "hello" and hello["head"] == head and hello["resume_from"] == 0
-        seqs = [ws.receive_json()["event"]["seq"] for _ in range(head)]
+        seqs = receive_events(ws, head)
     assert seqs == list(range(1, head + 1))
     with client.websocket_connect(f"/ws/sessions/{sid}?after=5&epoch={snap['epoch']}") as ws:
         assert ws.receive_json()["resume_from"] == 5
-        seqs = [ws.receive_json()["event"]["seq"] for _ in range(head - 5)]
+        seqs = receive_events(ws, head - 5)
     assert seqs == list(range(6, head + 1))
 
 
@@ -59,8 +71,7 @@ def test_ack_and_ping(client: TestClient) -> None:
     snap = done_session(client)
     with client.websocket_connect(f"/ws/sessions/{snap['session_id']}") as ws:
         ws.receive_json()
-        for _ in range(snap["seq"]):
-            ws.receive_json()
+        receive_events(ws, snap["seq"])
         ws.send_text(json.dumps({"type": "ack", "seq": snap["seq"]}))
         ws.send_text(json.dumps({"type": "ping"}))
         assert ws.receive_json()["type"] == "pong"
@@ -84,17 +95,16 @@ def test_bad_frames_close_only_that_connection(client: TestClient, frame: str, c
         healthy.receive_json()
         with client.websocket_connect(f"/ws/sessions/{sid}") as ws:
             ws.receive_json()
-            for _ in range(snap["seq"]):
-                ws.receive_json()
+            receive_events(ws, snap["seq"])
             ws.send_text(frame)
             err = ws.receive_json()
             assert err["type"] == "error" and err["close_code"] == code and not err["retryable"]
             with pytest.raises(WebSocketDisconnect) as info:
                 ws.receive_json()
             assert info.value.code == code
+        assert receive_events(healthy, snap["seq"]) == list(range(1, snap["seq"] + 1))
         healthy.send_text('{"type":"ping"}')
-        msgs = [healthy.receive_json() for _ in range(snap["seq"] + 1)]
-        assert msgs[-1]["type"] == "pong"
+        assert healthy.receive_json()["type"] == "pong"
 
 
 def test_unknown_session_closes_4404(client: TestClient) -> None:

@@ -45,7 +45,8 @@ export type LogLevel = 'debug' | 'info' | 'warning' | 'error'
  * This interface was referenced by `Wire`'s JSON-Schema
  * via the `definition` "ServerFrame".
  */
-export type ServerFrame = Hello | EventFrame | Reset | ServerPing | ServerPong | ErrorFrame
+export type ServerFrame =
+  Hello | EventFrame | EventsFrame | Reset | ServerPing | ServerPong | ErrorFrame
 
 /**
  * Every tk9 wire model; the root type itself is unused.
@@ -142,6 +143,20 @@ export interface Event {
 export interface EventFrame {
   type: 'event'
   event: Event
+}
+/**
+ * Several consecutive events in one frame, in seq order.
+ *
+ * Sent when more than one event is ready for a viewer at once (a replay, a burst): one frame
+ * and one write instead of many. Apply them one by one, exactly as if they were ``event``
+ * frames.
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "EventsFrame".
+ */
+export interface EventsFrame {
+  type: 'events'
+  events: Event[]
 }
 /**
  * Body of ``GET /api/sessions/{id}/events`` (long-poll).

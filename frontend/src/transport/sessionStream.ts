@@ -187,6 +187,11 @@ export class SessionStream {
         if (this.deliver(frame.event)) this.scheduleAck()
         else this.restartSocket()
         break
+      case 'events':
+        // several ready events in one frame: applied one by one, exactly like 'event' frames
+        if (frame.events.every((event) => this.deliver(event))) this.scheduleAck()
+        else this.restartSocket()
+        break
       case 'reset':
         this.consumer.reset(frame.snapshot)
         this.scheduleAck()

@@ -23,6 +23,13 @@ NO_UPGRADE_FIX = (
 )
 
 
+def _events_of(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of an ``event`` or ``events`` frame, in order."""
+    if frame.get("type") == "events":
+        return list(frame.get("events", []))
+    return [frame["event"]]
+
+
 def _ssl(probe: Probe) -> ssl.SSLContext | None:
     if probe.target.scheme != "https":
         return None
@@ -128,8 +135,8 @@ async def hold_quiet(probe: Probe, chosen: Chosen, seconds: float) -> Held:
             if frame.get("type") == "ping":
                 held.pings.append(now - started)
                 await ws.send(json.dumps({"type": "pong", "ts": frame.get("ts")}))
-            elif frame.get("type") == "event":
-                held.events += 1
+            elif frame.get("type") in ("event", "events"):
+                held.events += len(_events_of(frame))
             elif frame.get("type") == "pong" and ping_sent is not None:
                 held.pong_rtt = now - ping_sent
                 ping_sent = None
@@ -222,8 +229,8 @@ async def check_resume(probe: Probe, chosen: Chosen) -> CheckResult:
                 head = int(hello.get("head", head))
                 while not replay or replay[-1]["seq"] < head:
                     frame = await _recv(ws, probe.timeout)
-                    if frame.get("type") == "event":
-                        replay.append(frame["event"])
+                    if frame.get("type") in ("event", "events"):
+                        replay.extend(_events_of(frame))
                     elif frame.get("type") == "reset":
                         return CheckResult(
                             "resume",

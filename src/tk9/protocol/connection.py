@@ -36,6 +36,7 @@ from tk9.protocol.messages import (
     ClientPong,
     ErrorFrame,
     EventFrame,
+    EventsFrame,
     Hello,
     Reset,
     ServerPing,
@@ -43,7 +44,7 @@ from tk9.protocol.messages import (
 )
 from tk9.state import SessionState
 
-ServerFrameOut = Hello | EventFrame | Reset | ServerPing | ServerPong | ErrorFrame
+ServerFrameOut = Hello | EventFrame | EventsFrame | Reset | ServerPing | ServerPong | ErrorFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class ProtocolConfig:
     max_frame_bytes: int = 64 * 1024
     outbound_limit: int = 256
     send_timeout: float = 30.0
+    max_batch_events: int = 100
+    """Most events one ``events`` frame carries (1: always single ``event`` frames)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +159,12 @@ class ServerConnection:
 
         Entries at or below the cursor are dropped (duplicates). The first new entry must be
         ``cursor + 1``: anything else is a gap, which is refused (nothing is sent, the cursor
-        stays, and the driver reads again) — a viewer never receives a hole.
+        stays, and the driver reads again) — a viewer never receives a hole. Consecutive
+        events go out together in ``events`` frames of at most ``max_batch_events``.
         """
-        out: list[Output] = []
         if self.closed is not None:
-            return out
+            return []
+        fresh: list[Event] = []
         for event in events:
             if event.seq <= self.cursor:
                 self.stats.duplicates_dropped += 1
@@ -170,18 +174,29 @@ class ServerConnection:
             self.cursor = event.seq
             if event.seq <= self.head_at_start:
                 self.stats.replayed += 1
-            self.stats.delivered += 1
-            self._in_flight += 1
-            if self._oldest_unsent_at is None:
-                self._oldest_unsent_at = now
             self._sent_at[event.seq] = now
-            if len(self._sent_at) > 4 * self.config.outbound_limit:
-                self._sent_at.popitem(last=False)
-            out.append(EventFrame.model_construct(event=event))  # event is already valid
+            fresh.append(event)
+        if not fresh:
+            return []
+        while len(self._sent_at) > 4 * self.config.outbound_limit:
+            self._sent_at.popitem(last=False)
+        self.stats.delivered += len(fresh)
+        self._in_flight += len(fresh)
+        if self._oldest_unsent_at is None:
+            self._oldest_unsent_at = now
+        # frames are built without re-validation: every event came from the log already valid
+        step = max(1, self.config.max_batch_events)
+        out: list[Output] = []
+        for i in range(0, len(fresh), step):
+            chunk = fresh[i : i + step]
+            if len(chunk) == 1:
+                out.append(EventFrame.model_construct(event=chunk[0]))
+            else:
+                out.append(EventsFrame.model_construct(events=chunk))
         return out
 
     def sent(self, count: int, now: float) -> None:
-        """``count`` event frames were written to the transport."""
+        """``count`` events (not frames) were written to the transport."""
         self._in_flight = max(0, self._in_flight - count)
         self._oldest_unsent_at = None if self._in_flight == 0 else now
 

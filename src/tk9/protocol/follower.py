@@ -37,6 +37,7 @@ from tk9.protocol.cursor import Cursor
 from tk9.protocol.messages import (
     ErrorFrame,
     EventFrame,
+    EventsFrame,
     EventsPage,
     Hello,
     Reset,
@@ -191,7 +192,9 @@ class Follower:
     # --- frames --------------------------------------------------------------------------------
 
     def on_frame(
-        self, frame: Hello | EventFrame | Reset | ServerPing | ServerPong | ErrorFrame, now: float
+        self,
+        frame: Hello | EventFrame | EventsFrame | Reset | ServerPing | ServerPong | ErrorFrame,
+        now: float,
     ) -> list[Action]:
         """Feed one WebSocket server frame."""
         self._last_frame_at = now
@@ -201,6 +204,14 @@ class Follower:
                 return []
             case EventFrame():
                 return self.on_event(frame.event, now)
+            case EventsFrame():
+                actions: list[Action] = []
+                for event in frame.events:
+                    step = self.on_event(event, now)
+                    actions.extend(step)
+                    if any(isinstance(a, Resume) for a in step):
+                        break  # a gap: stop here and resume from the cursor
+                return actions
             case Reset():
                 return self.on_reset(frame.snapshot, now, frame.reason)
             case ServerPing():

@@ -64,6 +64,27 @@ class EventFrame(_Frame):
     event: Event
 
 
+class EventsFrame(_Frame):
+    """Several consecutive events in one frame, in seq order.
+
+    Sent when more than one event is ready for a viewer at once (a replay, a burst): one frame
+    and one write instead of many. Apply them one by one, exactly as if they were ``event``
+    frames.
+    """
+
+    type: Literal["events"] = "events"
+    events: list[Event]
+
+
+def frame_events(frame: object) -> list[Event]:
+    """The events a server frame carries (none for control frames)."""
+    if isinstance(frame, EventFrame):
+        return [frame.event]
+    if isinstance(frame, EventsFrame):
+        return list(frame.events)
+    return []
+
+
 class Reset(_Frame):
     """The cursor cannot be served: replace all state with ``snapshot``; events follow it."""
 
@@ -93,12 +114,12 @@ class ErrorFrame(_Frame):
 
 
 ServerFrame = Annotated[
-    Hello | EventFrame | Reset | ServerPing | ServerPong | ErrorFrame,
+    Hello | EventFrame | EventsFrame | Reset | ServerPing | ServerPong | ErrorFrame,
     Field(discriminator="type"),
 ]
-SERVER_FRAME: TypeAdapter[Hello | EventFrame | Reset | ServerPing | ServerPong | ErrorFrame] = (
-    TypeAdapter(ServerFrame)
-)
+SERVER_FRAME: TypeAdapter[
+    Hello | EventFrame | EventsFrame | Reset | ServerPing | ServerPong | ErrorFrame
+] = TypeAdapter(ServerFrame)
 
 
 # --- HTTP bodies -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from tk9.protocol.cursor import parse_cursor
-from tk9.protocol.messages import EventFrame, EventsPage, Hello, Reset
+from tk9.protocol.messages import EventFrame, EventsPage, Hello, Reset, frame_events
 from tk9.server.context import AppContext, Ctx
 from tk9.server.hub import LiveConnection
 from tk9.server.logging import get_logger
@@ -42,7 +42,7 @@ async def long_poll(
         if await ctx.log.wait(sid, conn.cursor, timeout):
             events = await ctx.log.read(sid, conn.cursor, limit)
     frames = conn.feed(events, ctx.clock.monotonic())
-    delivered = [f.event for f in frames if isinstance(f, EventFrame)]
+    delivered = [e for f in frames for e in frame_events(f)]
     ctx.metrics.delivered.labels(transport="poll").inc(len(delivered))
     head = delivered[-1].seq if delivered else max(conn.cursor, sub.info.last_seq)
     return EventsPage(
@@ -79,8 +79,8 @@ async def _sse_stream(
         frames = conn.feed(events, ctx.clock.monotonic())
         sent = 0
         for frame in frames:
-            if isinstance(frame, EventFrame):
-                yield _sse(frame)
+            for event in frame_events(frame):  # SSE: one message per event, id = its seq
+                yield _sse(EventFrame.model_construct(event=event))
                 sent += 1
         conn.sent(sent, ctx.clock.monotonic())
         ctx.metrics.delivered.labels(transport="sse").inc(sent)

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from tk9.errors import CloseCode, InvalidInput, SessionNotFound, Tk9Error
 from tk9.protocol.connection import AckObserved, Close, Output, ServerConnection
 from tk9.protocol.cursor import parse_cursor
-from tk9.protocol.messages import ErrorFrame, EventFrame
+from tk9.protocol.messages import ErrorFrame, EventFrame, EventsFrame
 from tk9.server.context import AppContext, Ctx
 from tk9.server.hub import LiveConnection
 from tk9.server.logging import get_logger
@@ -35,6 +35,8 @@ def encode(frame: Any) -> str:
     """Frame -> JSON text; event frames reuse the event's cached JSON (shared by all viewers)."""
     if isinstance(frame, EventFrame):
         return '{"type":"event","event":' + frame.event.to_json() + "}"
+    if isinstance(frame, EventsFrame):
+        return '{"type":"events","events":[' + ",".join(e.to_json() for e in frame.events) + "]}"
     text: str = frame.model_dump_json()
     return text
 
@@ -74,6 +76,8 @@ class WsDriver:
                 await self.ws.send_text(encode(out))
                 if isinstance(out, EventFrame):
                     events += 1
+                elif isinstance(out, EventsFrame):
+                    events += len(out.events)
         return events
 
     async def pump(self) -> None:
@@ -126,11 +130,17 @@ class WsDriver:
         """Serve until the connection ends; returns the reason, for the disconnect log line."""
         tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.reader())]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # cancelled from outside (server shutdown): stop both sides and leave at once,
+            # with no further await that could swallow or double the cancellation
+            for task in tasks:
+                task.cancel()
+            raise
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
         exc = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
         if isinstance(exc, _Closed):
             await self.close(exc.close)
