@@ -355,3 +355,16 @@ async def test_reopen_keeps_events_and_epoch(durable_backend: Backend) -> None:
         assert [s.session_id for s in await again.list_streams()] == ["t", "s"]
         assert (await again.append("s", LOG, msg(99))).seq == 26
         assert await again.wait("s", 25, 0) is True
+
+
+async def test_append_many_gives_consecutive_seqs_in_order(log: EventLog) -> None:
+    await log.create("batch", {})
+    await log.append("batch", EventType.LOG, {"level": "info", "message": "first", "agent": None})
+    items = [
+        (EventType.LOG, {"level": "info", "message": f"m{i}", "agent": None}) for i in range(25)
+    ]
+    events = await log.append_many("batch", items)
+    assert [e.seq for e in events] == list(range(2, 27))
+    assert [e.payload["message"] for e in events] == [f"m{i}" for i in range(25)]
+    assert await log.read("batch", 1, 100) == events
+    assert await log.append_many("batch", []) == []

@@ -29,6 +29,7 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,16 @@ class EventLog(ABC):
         self, session_id: str, event_type: EventType, payload: dict[str, Any]
     ) -> Event:
         """Append one entry (payload already validated) and return it with its seq."""
+
+    async def append_many(
+        self, session_id: str, items: Sequence[tuple[EventType, dict[str, Any]]]
+    ) -> list[Event]:
+        """Append several entries in order, with consecutive seqs; returns them.
+
+        Backends may commit them together (SQLite does: one transaction, one fsync, one
+        wake-up of the viewers). This default appends one by one.
+        """
+        return [await self.append(session_id, kind, payload) for kind, payload in items]
 
     @abstractmethod
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:

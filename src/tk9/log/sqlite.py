@@ -28,6 +28,7 @@ import asyncio
 import json
 import sqlite3
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,24 @@ class SqliteEventLog(EventLog):
 
         event: Event = await writer.submit_append(job, mirror)
         return event
+
+    async def append_many(
+        self, session_id: str, items: Sequence[tuple[EventType, dict[str, Any]]]
+    ) -> list[Event]:
+        """Queue every job at once: the writer commits what is queued together (group commit),
+        so a batch costs one transaction and one fsync, not one each."""
+        self._head(session_id)
+        jobs = [
+            Append(session_id, check_event_type(kind), encode_json(payload), self._clock.wall())
+            for kind, payload in items
+        ]
+        writer, _ = self._workers()
+
+        def mirror(event: Event) -> None:
+            self._mirror_append(session_id, event)
+
+        futures = [writer.submit_append(job, mirror) for job in jobs]
+        return list(await asyncio.gather(*futures))
 
     def _mirror_append(self, sid: str, event: Event) -> None:
         head = self._heads.get(sid)

@@ -41,8 +41,6 @@ async def drop_connections(
 @router.post("/append/{session_id}")
 async def append(session_id: str, body: AppendBody, ctx: Ctx) -> dict[str, int]:
     sid = parse_session_id(session_id)
-    last = 0
-    for raw in body.events:
-        payload = validate_payload(raw.event_type, raw.payload)
-        last = (await ctx.log.append(sid, raw.event_type, payload)).seq
-    return {"last_seq": last}
+    items = [(raw.event_type, validate_payload(raw.event_type, raw.payload)) for raw in body.events]
+    events = await ctx.log.append_many(sid, items)
+    return {"last_seq": events[-1].seq if events else 0}

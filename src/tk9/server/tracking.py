@@ -7,6 +7,7 @@ snapshot (the fold of the log) is the truth.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tk9.events import Event, EventType
@@ -44,13 +45,25 @@ class TrackingLog(EventLog):
         self, session_id: str, event_type: EventType, payload: dict[str, Any]
     ) -> Event:
         event = await self.inner.append(session_id, event_type, payload)
+        await self._track(session_id, event)
+        return event
+
+    async def _track(self, session_id: str, event: Event) -> None:
         self.metrics.appended.labels(event_type=event.event_type.value).inc()
         if event.event_type is EventType.RESEARCH_STATUS:
+            payload = event.payload
             await self.inner.update_meta(
                 session_id,
                 {"status": payload.get("status"), "progress": payload.get("progress", 0)},
             )
-        return event
+
+    async def append_many(
+        self, session_id: str, items: Sequence[tuple[EventType, dict[str, Any]]]
+    ) -> list[Event]:
+        events = await self.inner.append_many(session_id, items)
+        for event in events:
+            await self._track(session_id, event)
+        return events
 
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
         return await self.inner.read(session_id, after, limit)
