@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from tk9.clock import Clock
 from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
+from tk9.server.frames import FrameCache
 from tk9.server.hub import Hub
 from tk9.server.metrics import Metrics
 from tk9.server.snapshots import SnapshotCache
@@ -44,6 +45,7 @@ class AppContext:
     metrics: Metrics
     snapshots: SnapshotCache
     hub: Hub = field(default_factory=Hub)
+    frames: FrameCache = field(default_factory=FrameCache)
 
     @property
     def protocol_config(self) -> ProtocolConfig:

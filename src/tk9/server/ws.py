@@ -32,11 +32,7 @@ TRANSPORT = "ws"
 
 
 def encode(frame: Any) -> str:
-    """Frame -> JSON text; event frames reuse the event's cached JSON (shared by all viewers)."""
-    if isinstance(frame, EventFrame):
-        return '{"type":"event","event":' + frame.event.to_json() + "}"
-    if isinstance(frame, EventsFrame):
-        return '{"type":"events","events":[' + ",".join(e.to_json() for e in frame.events) + "]}"
+    """Control frames -> JSON text (event frames go through the shared ``FrameCache``)."""
     text: str = frame.model_dump_json()
     return text
 
@@ -73,11 +69,14 @@ class WsDriver:
                     if out.lag is not None:
                         self.ctx.metrics.delivery_lag.observe(out.lag)
                     continue
-                await self.ws.send_text(encode(out))
                 if isinstance(out, EventFrame):
+                    await self.ws.send_text(self.ctx.frames.text(out))
                     events += 1
                 elif isinstance(out, EventsFrame):
+                    await self.ws.send_text(self.ctx.frames.text(out))
                     events += len(out.events)
+                else:
+                    await self.ws.send_text(encode(out))
         return events
 
     async def pump(self) -> None:

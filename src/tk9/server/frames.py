@@ -1,0 +1,33 @@
+"""Encoded event frames, shared by every viewer of a session.
+
+Viewers that follow the same session live read the same batches from the log, so the JSON text
+of a frame is built once and reused: the cost of a delivery is a write, not an encoding.
+"""
+
+from __future__ import annotations
+
+from tk9.events import Event
+from tk9.protocol.messages import EventFrame, EventsFrame
+
+
+class FrameCache:
+    """A bounded map from ``(epoch, first seq, last seq)`` to the frame's JSON text."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._texts: dict[tuple[str, int, int], str] = {}
+
+    def text(self, frame: EventFrame | EventsFrame) -> str:
+        events: list[Event] = [frame.event] if isinstance(frame, EventFrame) else frame.events
+        key = (events[0].epoch, events[0].seq, events[-1].seq)
+        text = self._texts.get(key)
+        if text is None:
+            if isinstance(frame, EventFrame):
+                text = '{"type":"event","event":' + frame.event.to_json() + "}"
+            else:
+                body = ",".join(e.to_json() for e in events)
+                text = '{"type":"events","events":[' + body + "]}"
+            if len(self._texts) >= self._capacity:
+                del self._texts[next(iter(self._texts))]  # oldest first: live frames are new
+            self._texts[key] = text
+        return text
