@@ -69,6 +69,9 @@ def serve(
         ws="websockets-sansio",
         ws_max_size=16 * settings.max_frame_bytes,
         ws_ping_interval=None,  # tk9's own heartbeat (docs/protocol.md) detects dead peers
+        # small JSON frames gain little from permessage-deflate, and each compressed socket
+        # keeps ~46 KiB of zlib state: a viewer costs far less without it
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         proxy_headers=True,
     )

@@ -47,6 +47,10 @@ from tk9.state import SessionState
 ServerFrameOut = Hello | EventFrame | EventsFrame | Reset | ServerPing | ServerPong | ErrorFrame
 
 
+_LAG_FRAMES = 64
+"""Frames whose send time is remembered for the lag metric (bounds memory per connection)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProtocolConfig:
     heartbeat_interval: float = 15.0
@@ -111,6 +115,7 @@ class ServerConnection:
     _in_flight: int = 0
     _oldest_unsent_at: float | None = None
     _sent_at: OrderedDict[int, float] = field(default_factory=OrderedDict)
+    """Send time of each recent frame, keyed by its last seq (for the ack lag metric)."""
     _hb: _Heartbeat | None = None
 
     # --- start ------------------------------------------------------------------------------
@@ -174,12 +179,9 @@ class ServerConnection:
             self.cursor = event.seq
             if event.seq <= self.head_at_start:
                 self.stats.replayed += 1
-            self._sent_at[event.seq] = now
             fresh.append(event)
         if not fresh:
             return []
-        while len(self._sent_at) > 4 * self.config.outbound_limit:
-            self._sent_at.popitem(last=False)
         self.stats.delivered += len(fresh)
         self._in_flight += len(fresh)
         if self._oldest_unsent_at is None:
@@ -189,6 +191,9 @@ class ServerConnection:
         out: list[Output] = []
         for i in range(0, len(fresh), step):
             chunk = fresh[i : i + step]
+            self._sent_at[chunk[-1].seq] = now
+            if len(self._sent_at) > _LAG_FRAMES:
+                self._sent_at.popitem(last=False)
             if len(chunk) == 1:
                 out.append(EventFrame.model_construct(event=chunk[0]))
             else:
@@ -264,8 +269,11 @@ class ServerConnection:
         if ack.seq <= self.stats.acked:
             return []
         self.stats.acked = ack.seq
-        sent_at = self._sent_at.get(ack.seq)
-        while self._sent_at and next(iter(self._sent_at)) <= ack.seq:
+        # frames are contiguous: the first one whose last seq reaches the ack holds it
+        while self._sent_at and next(iter(self._sent_at)) < ack.seq:
+            self._sent_at.popitem(last=False)
+        sent_at = next(iter(self._sent_at.values()), None)
+        if self._sent_at and next(iter(self._sent_at)) == ack.seq:
             self._sent_at.popitem(last=False)
         return [AckObserved(seq=ack.seq, lag=None if sent_at is None else now - sent_at)]
 

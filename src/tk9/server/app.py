@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 import tk9
 from tk9.clock import Clock, SystemClock
@@ -34,7 +35,21 @@ def _make_runs(log: EventLog, settings: Settings, clock: Clock) -> Runs:
     return runs
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+class Tk9App:
+    """The ASGI app: viewers' WebSockets go straight to their handler, the rest to FastAPI."""
+
+    def __init__(self, api: FastAPI, ctx: AppContext) -> None:
+        self.api = api
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if ws.is_session_socket(scope):
+            await ws.serve_session_socket(self.ctx, scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
     """Build the ASGI app. Nothing is opened until the lifespan starts."""
     clock = clock or SystemClock()
     metrics = Metrics()
@@ -95,8 +110,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(api_sessions.router)
     app.include_router(api_stream.router)
     app.include_router(api_files.router)
-    app.include_router(ws.router)
     if settings.test_hooks:
         app.include_router(api_testhooks.router)
     mount_dashboard(app, settings.static_dir)
-    return app
+    return Tk9App(app, ctx)

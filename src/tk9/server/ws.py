@@ -15,19 +15,18 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from tk9.errors import CloseCode, InvalidInput, SessionNotFound, Tk9Error
 from tk9.protocol.connection import AckObserved, Close, Output, ServerConnection
 from tk9.protocol.cursor import parse_cursor
 from tk9.protocol.messages import ErrorFrame, EventFrame, EventsFrame
-from tk9.server.context import AppContext, Ctx
+from tk9.server.context import AppContext
 from tk9.server.hub import LiveConnection
 from tk9.server.logging import get_logger
 from tk9.server.subscribe import open_subscription
 
-router = APIRouter()
 TRANSPORT = "ws"
 
 
@@ -35,6 +34,12 @@ def encode(frame: Any) -> str:
     """Control frames -> JSON text (event frames go through the shared ``FrameCache``)."""
     text: str = frame.model_dump_json()
     return text
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    """Mark a task's outcome as seen (it ended with its connection; nothing to report)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class _Closed(Exception):
@@ -135,6 +140,7 @@ class WsDriver:
             # with no further await that could swallow or double the cancellation
             for task in tasks:
                 task.cancel()
+                task.add_done_callback(_consume)
             raise
         for task in pending:
             task.cancel()
@@ -178,25 +184,34 @@ async def _refuse(ws: WebSocket, error: Tk9Error, code: CloseCode) -> None:
         await ws.close(code=int(code), reason=error.message[:120])
 
 
-@router.websocket("/ws/sessions/{session_id}")
-async def session_socket(
-    ws: WebSocket,
-    session_id: str,
-    ctx: Ctx,
-    after: str | None = None,
-    epoch: str | None = None,
-) -> None:
+WS_PREFIX = "/ws/sessions/"
+
+
+def is_session_socket(scope: Scope) -> bool:
+    """Whether an ASGI scope is a viewer's WebSocket (served by :func:`serve_session_socket`)."""
+    return scope["type"] == "websocket" and str(scope["path"]).startswith(WS_PREFIX)
+
+
+async def serve_session_socket(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
+    """``WS /ws/sessions/{id}?after=N&epoch=E``, as a plain ASGI handler.
+
+    It sits in front of the FastAPI app instead of behind its routing and middleware: a viewer
+    connection then costs less memory, and each frame it sends passes through no wrappers.
+    """
+    ws = WebSocket(scope, receive, send)
     await ws.accept()
     conn_id = ctx.hub.new_id(TRANSPORT)
+    raw_id = str(scope["path"])[len(WS_PREFIX) :]
     try:
-        sid = str(UUID(session_id))
+        sid = str(UUID(raw_id))
     except ValueError:
         await _refuse(
-            ws, SessionNotFound(f"no session {session_id[:64]!r}"), CloseCode.SESSION_NOT_FOUND
+            ws, SessionNotFound(f"no session {raw_id[:64]!r}"), CloseCode.SESSION_NOT_FOUND
         )
         return
     try:
-        cursor = parse_cursor(after, epoch)
+        params = ws.query_params
+        cursor = parse_cursor(params.get("after"), params.get("epoch"))
         sub = await open_subscription(ctx, sid, cursor, TRANSPORT, conn_id)
     except SessionNotFound as exc:
         await _refuse(ws, exc, CloseCode.SESSION_NOT_FOUND)
@@ -217,7 +232,7 @@ async def session_socket(
     try:
         await driver.send_outputs(sub.opening)
         reason = await driver.run()
-    except (WebSocketDisconnect, RuntimeError) as exc:
+    except (WebSocketDisconnect, RuntimeError, OSError) as exc:
         reason = f"disconnected ({exc!r})"
     finally:
         ctx.hub.remove(live)
