@@ -155,12 +155,14 @@ class SqliteEventLog(EventLog):
         return self._writer, self._reader
 
     def _head(self, session_id: str) -> _Head:
+        # hot path (every read and wait of every viewer): a known id was checked at create,
+        # and the map is emptied on close, so only misses need the checks
+        head = self._heads.get(session_id) if isinstance(session_id, str) else None
+        if head is not None:
+            return head
         check_session_id(session_id)
         self._workers()
-        head = self._heads.get(session_id)
-        if head is None:
-            raise not_found(session_id)
-        return head
+        raise not_found(session_id)
 
     # --- streams -----------------------------------------------------------------------------
     async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:

@@ -59,8 +59,11 @@ class AppContext:
         )
 
 
-def get_context(conn: HTTPConnection) -> AppContext:
-    """FastAPI dependency: the app's context (works for HTTP and WebSocket)."""
+async def get_context(conn: HTTPConnection) -> AppContext:
+    """FastAPI dependency: the app's context (works for HTTP and WebSocket).
+
+    A coroutine on purpose: FastAPI runs plain-function dependencies in a thread pool.
+    """
     ctx: AppContext = conn.app.state.ctx
     return ctx
 
