@@ -160,6 +160,11 @@ class Target:
     async def append(self, session_id: str, events: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
+    async def produce(self, session_ids: list[str], events: int, batch: int) -> None:
+        """Append ``events`` per session inside the server, ``batch`` at a time, as fast as
+        it accepts them (one producer per session, like research runs)."""
+        raise NotImplementedError
+
     async def close(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
@@ -234,6 +239,11 @@ class Tk9Target(Target):
             raise SystemExit("POST /api/_test/append is missing: the server needs TK9_TEST_HOOKS")
         r.raise_for_status()
 
+    async def produce(self, session_ids: list[str], events: int, batch: int) -> None:
+        body = {"session_ids": session_ids, "events": events, "batch": batch, "padding": PADDING}
+        r = await self.http.post(f"{self.base}/api/_test/produce", json=body, timeout=600)
+        r.raise_for_status()
+
     async def close(self) -> None:
         await self.http.aclose()
         await super().close()
@@ -285,6 +295,12 @@ class BareTarget(Target):
             await self.producers[i].send(json.dumps({"session": session_id, "events": events}))
             await self.producers[i].recv()
 
+    async def produce(self, session_ids: list[str], events: int, batch: int) -> None:
+        order = {"produce": session_ids, "events": events, "batch": batch, "padding": PADDING}
+        async with self.locks[0]:
+            await self.producers[0].send(json.dumps(order))
+            await self.producers[0].recv()
+
     async def close(self) -> None:
         for ws in self.producers:
             await ws.close()
@@ -313,21 +329,38 @@ def serve_bare(port: int) -> None:
                 return
             async for raw in ws:
                 req = json.loads(raw)
-                sid = req["session"]
-                for ev in req["events"]:
-                    seqs[sid] += 1
-                    frame = {
-                        "type": "event",
-                        "event": {
-                            "seq": seqs[sid],
-                            "epoch": "bare",
-                            "timestamp": time.time(),
-                            "event_type": ev["event_type"],
-                            "payload": ev["payload"],
-                        },
-                    }
-                    broadcast(viewers[sid], json.dumps(frame))
+                if "produce" in req:  # in-process producers, one per session
+                    await asyncio.gather(
+                        *(
+                            produce(sid, req["events"], req["batch"], req["padding"])
+                            for sid in req["produce"]
+                        )
+                    )
+                else:
+                    for ev in req["events"]:
+                        fan_out(req["session"], ev)
                 await ws.send("ok")
+
+        def fan_out(sid: str, ev: dict[str, Any]) -> None:
+            seqs[sid] += 1
+            frame = {
+                "type": "event",
+                "event": {
+                    "seq": seqs[sid],
+                    "epoch": "bare",
+                    "timestamp": time.time(),
+                    "event_type": ev["event_type"],
+                    "payload": ev["payload"],
+                },
+            }
+            broadcast(viewers[sid], json.dumps(frame))
+
+        async def produce(sid: str, events: int, batch: int, padding: str) -> None:
+            for start in range(0, events, batch):
+                for n in range(start, min(events, start + batch)):
+                    message = f"bench {n} {padding}"
+                    fan_out(sid, {"event_type": "log", "payload": {"message": message}})
+                await asyncio.sleep(0)  # one batch per turn of the loop, like an append
 
         async with serve(handler, "127.0.0.1", port, ping_interval=None, compression=None):
             await asyncio.Future()
@@ -350,16 +383,6 @@ class Result:
     paced_p99: float = 0.0
     resume_p50: float | None = None
     resume_p99: float | None = None
-
-
-async def bounded(tasks: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(task: Callable[[], Awaitable[None]]) -> None:
-        async with sem:
-            await task()
-
-    await asyncio.gather(*(one(t) for t in tasks))
 
 
 async def run_target(target: Target, args: argparse.Namespace) -> Result:
@@ -385,17 +408,12 @@ async def _measure(target: Target, args: argparse.Namespace) -> Result:
     await asyncio.sleep(0.5)
     result.rss_per_viewer = (target.rss - rss_before) / viewers_total
 
-    # saturated throughput
+    # saturated throughput: one in-process producer per session (the server's own)
     counter = iter(range(10**9))
-    batches = [
-        (sid, [bench_event(next(counter)) for _ in range(args.batch)])
-        for _ in range(args.events // args.batch)
-        for sid in ids
-    ]
-    expected = len(batches) * args.batch * args.viewers
+    expected = len(ids) * args.events * args.viewers
     stats.reset()
     t0 = time.perf_counter()
-    await bounded([_appender(target, sid, evs) for sid, evs in batches], args.concurrency)
+    await target.produce(ids, args.events, args.batch)
     await wait_for(lambda: stats.received >= expected, 600, "saturated deliveries")
     elapsed = time.perf_counter() - t0
     result.deliveries_per_s = stats.received / elapsed
@@ -427,12 +445,6 @@ async def _measure(target: Target, args: argparse.Namespace) -> Result:
         times = await resume_times(target, args.gap, args.repeats)
         result.resume_p50, result.resume_p99 = pct(times, 0.5), pct(times, 0.99)
     return result
-
-
-def _appender(
-    target: Target, sid: str, events: list[dict[str, Any]]
-) -> Callable[[], Awaitable[None]]:
-    return lambda: target.append(sid, events)
 
 
 async def resume_times(target: Tk9Target, gap: int, repeats: int) -> list[float]:
@@ -516,7 +528,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--viewers", type=int, default=10, help="viewers per session")
     p.add_argument("--events", type=int, default=100, help="events per session (saturated)")
     p.add_argument("--batch", type=int, default=10, help="events per append request")
-    p.add_argument("--concurrency", type=int, default=8, help="append requests in flight")
+    p.add_argument("--concurrency", type=int, default=8, help="append connections (paced phase)")
     p.add_argument("--rate", type=float, default=200.0, help="appends/s in the paced phase")
     p.add_argument("--duration", type=float, default=5.0, help="seconds of the paced phase")
     p.add_argument("--gap", type=int, default=1000, help="events missed before a resume")

@@ -3,10 +3,13 @@
 * ``POST /api/_test/drop-connections?code=1011`` closes every live WebSocket and SSE stream
   from the server side (the fault "server cut the connection mid-run").
 * ``POST /api/_test/append/{session_id}`` appends raw events (benchmarks, fault scenarios).
+* ``POST /api/_test/produce`` runs an in-process producer per session, the way research runs
+  append, so a benchmark measures fan-out rather than an HTTP client.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -26,6 +29,32 @@ class RawEvent(BaseModel):
 
 class AppendBody(BaseModel):
     events: list[RawEvent] = Field(max_length=10_000)
+
+
+class ProduceBody(BaseModel):
+    session_ids: list[str] = Field(min_length=1, max_length=10_000)
+    events: int = Field(ge=1, le=1_000_000)
+    batch: int = Field(default=10, ge=1, le=1_000)
+    padding: str = Field(default="", max_length=4096)
+
+
+@router.post("/produce")
+async def produce(body: ProduceBody, ctx: Ctx) -> dict[str, int]:
+    """Append ``events`` log events to each session, ``batch`` at a time; returns when done."""
+    sids = [parse_session_id(s) for s in body.session_ids]
+    for sid in sids:
+        await ctx.log.info(sid)
+
+    async def one(sid: str) -> None:
+        for start in range(0, body.events, body.batch):
+            items = [
+                (EventType.LOG, {"level": "info", "message": f"bench {n} {body.padding}"})
+                for n in range(start, min(body.events, start + body.batch))
+            ]
+            await ctx.log.append_many(sid, [(k, validate_payload(k, p)) for k, p in items])
+
+    await asyncio.gather(*(one(sid) for sid in sids))
+    return {"appended": body.events * len(sids)}
 
 
 @router.post("/drop-connections")
