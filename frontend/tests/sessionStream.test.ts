@@ -246,6 +246,17 @@ describe('WebSocket', () => {
 })
 
 describe('watchdog and fallback', () => {
+  it("notices a black hole as soon as the server would: interval + the server's timeout", () => {
+    makeStream()
+    const ws = FakeWebSocket.last()
+    ws.hello('e1', 0, 15, 10) // defaults: ping every 15 s, dead 10 s after a ping -> 25 s
+    sendEvents(ws, 1, 1)
+    vi.advanceTimersByTime(24_000)
+    expect(ws.closedWith).toBeNull()
+    vi.advanceTimersByTime(2_000) // 26 s of silence, well before 2.5 x 15 = 37.5 s
+    expect(ws.closedWith?.code).toBe(4000)
+  })
+
   it('keeps a socket that hears pings, and declares a silent one stale after 2.5 intervals', () => {
     makeStream()
     const ws = FakeWebSocket.last()

@@ -23,14 +23,20 @@ from tk9.protocol.messages import EventFrame, EventsPage, Hello, Reset, ServerPi
 from .helpers import EPOCH, SESSION, log_event, snapshot, status_event
 
 
-def hello(head: int = 0, epoch: str = EPOCH, interval: float = 2.0, resume_from: int = 0) -> Hello:
+def hello(
+    head: int = 0,
+    epoch: str = EPOCH,
+    interval: float = 2.0,
+    resume_from: int = 0,
+    timeout: float | None = None,
+) -> Hello:
     return Hello(
         session_id=SESSION,
         epoch=epoch,
         head=head,
         resume_from=resume_from,
         heartbeat_interval=interval,
-        heartbeat_timeout=interval,
+        heartbeat_timeout=2 * interval if timeout is None else timeout,
     )
 
 
@@ -129,6 +135,19 @@ def test_watchdog_says_stale_after_two_and_a_half_heartbeats_of_silence() -> Non
     assert f.tick(clock.monotonic()) == []
     f.on_frame(ServerPing(ts=1.0), clock.monotonic())  # any frame proves the link alive
     clock.advance(4.9)
+    assert f.tick(clock.monotonic()) == []
+    clock.advance(0.1)
+    assert f.tick(clock.monotonic()) == [Resume("stale")]
+
+
+def test_watchdog_is_as_quick_as_the_server_when_its_timeout_is_shorter() -> None:
+    """Defaults (ping every 15 s, dead 10 s after a ping): a black hole is seen at 25 s."""
+    clock = FakeClock()
+    f = make()
+    f.on_connect(clock.monotonic())
+    f.on_frame(hello(interval=15.0, timeout=10.0), clock.monotonic())
+    assert f.stale_after == 25.0
+    clock.advance(24.9)
     assert f.tick(clock.monotonic()) == []
     clock.advance(0.1)
     assert f.tick(clock.monotonic()) == [Resume("stale")]

@@ -17,7 +17,6 @@ from tests.faults.harness.nginx import Variant
 from tests.faults.harness.report import Row, Summary
 from tests.faults.harness.topology import Topology, build, finish, run_viewers
 from tests.faults.harness.viewers import Viewer, wait_for
-from tk9.protocol.follower import STALE_FACTOR
 
 SEED = 9
 
@@ -301,9 +300,9 @@ async def test_f2_detection_with_default_heartbeat(summary: Summary) -> None:
     """F2 with the default timings (ping every 15 s, 10 s to answer): how long a WebSocket
     viewer takes to notice a silent black hole and start reconnecting.
 
-    The client presumes a connection dead after ``STALE_FACTOR`` (2.5) heartbeat intervals
-    without a frame, 37.5 s by default; that bound is asserted and the figure recorded in
-    docs/faults.md (the 30 s goal of the issue needs a shorter client watchdog)."""
+    The client presumes a connection dead after interval + the server's heartbeat timeout
+    without a frame (25 s by default, the same bound the server applies), so the dead link is
+    noticed within the 30 s goal; the figure is recorded in docs/faults.md."""
     env = {
         "TK9_HEARTBEAT_INTERVAL": "15",
         "TK9_HEARTBEAT_TIMEOUT": "10",
@@ -356,4 +355,4 @@ async def test_f2_detection_with_default_heartbeat(summary: Summary) -> None:
                 seconds=time.monotonic() - topo.started,
             )
         )
-        assert detected <= STALE_FACTOR * 15.0 + 2.0
+        assert detected <= 30.0

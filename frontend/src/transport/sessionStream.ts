@@ -9,7 +9,8 @@
  *   cursor the consumer holds — never from anything the transport remembers.
  * - Reconnects after every close that is not terminal (`shouldReconnect`), clean or not, with
  *   jittered exponential backoff capped at 10 s; `online` and `visibilitychange` retry at once.
- * - Watchdog: no frame for 2.5 × `heartbeat_interval` (from `hello`) means the socket is stale
+ * - Watchdog: no frame for 2.5 × `heartbeat_interval` (from `hello`), or interval + the server's
+ *   `heartbeat_timeout` when that is sooner, means the socket is stale
  *   (a silent black hole or a proxy eating frames): drop it and fall back to SSE; SSE that never
  *   delivers falls back to long-poll. While on a fallback, a WebSocket probe runs periodically and
  *   the stream switches back as soon as one says `hello`.
@@ -80,6 +81,8 @@ export class SessionStream {
   private fallback: FallbackTransport | null = null
   private hello = new WeakSet<WebSocket>()
   private heartbeatMs: number
+  /** The server's dead-peer timeout from `hello`, when known. */
+  private heartbeatTimeoutMs: number | null = null
   private lastTraffic = 0
   private attempt = 0
   private wsFailures = 0
@@ -215,7 +218,7 @@ export class SessionStream {
     if (ws !== this.socket) return
     this.hello.add(ws)
     this.lastTraffic = this.o.now()
-    if (hello.heartbeat_interval > 0) this.heartbeatMs = hello.heartbeat_interval * 1000
+    this.learnHeartbeat(hello)
     this.attempt = 0
     this.wsFailures = 0
     this.transport = 'websocket'
@@ -323,12 +326,12 @@ export class SessionStream {
    */
   private checkStale(waking = false): void {
     const silent = this.o.now() - this.lastTraffic
-    if (this.socket && silent > this.o.staleFactor * this.heartbeatMs) {
+    if (this.socket && silent > this.staleMs()) {
       this.dropSocket('socket', 4000, 'stale')
       if (waking) this.scheduleReconnect(0)
       else if (this.o.preference === 'auto') this.startFallback('sse')
       else this.scheduleReconnect()
-    } else if (this.fallback?.heartbeats && silent > this.o.staleFactor * this.heartbeatMs) {
+    } else if (this.fallback?.heartbeats && silent > this.staleMs()) {
       this.restartFallback(0) // an SSE stream that sends pings went quiet
     } else if (this.fallback?.kind === 'poll' && silent > (this.o.pollWaitSeconds + 10) * 1000) {
       this.restartFallback(0) // a long-poll request hung past its own deadline
@@ -343,7 +346,7 @@ export class SessionStream {
       this.lastTraffic = this.o.now()
     },
     opened: (hello) => {
-      if (hello && hello.heartbeat_interval > 0) this.heartbeatMs = hello.heartbeat_interval * 1000
+      if (hello) this.learnHeartbeat(hello)
       this.fbFailures = 0
       this.attempt = 0
       this.setState('fallback')
@@ -415,7 +418,22 @@ export class SessionStream {
       this.dropSocket('probe', 4000, 'probe timeout')
       this.probeFailures++
       this.scheduleProbe()
-    }, this.o.staleFactor * this.heartbeatMs)
+    }, this.staleMs())
+  }
+
+  private learnHeartbeat(hello: Hello): void {
+    if (hello.heartbeat_interval > 0) this.heartbeatMs = hello.heartbeat_interval * 1000
+    if (hello.heartbeat_timeout > 0) this.heartbeatTimeoutMs = hello.heartbeat_timeout * 1000
+  }
+
+  /**
+   * Silence that means a dead link: `staleFactor` heartbeat intervals, or sooner, interval +
+   * the server's own timeout once `hello` told us (25 s with the defaults, against 37.5 s).
+   */
+  private staleMs(): number {
+    const byFactor = this.o.staleFactor * this.heartbeatMs
+    if (this.heartbeatTimeoutMs === null) return byFactor
+    return Math.min(byFactor, this.heartbeatMs + this.heartbeatTimeoutMs)
   }
 
   // --- wake-ups ----------------------------------------------------------------------------

@@ -58,7 +58,7 @@ export class FakeWebSocket {
     this.onmessage?.({ data: JSON.stringify(frame) })
   }
 
-  hello(epoch: string, head: number, heartbeatInterval = 10): void {
+  hello(epoch: string, head: number, heartbeatInterval = 10, heartbeatTimeout = heartbeatInterval * 2): void {
     this.serverOpen()
     this.serverSend({
       type: 'hello',
@@ -67,7 +67,7 @@ export class FakeWebSocket {
       head,
       resume_from: Number(this.params.get('after')),
       heartbeat_interval: heartbeatInterval,
-      heartbeat_timeout: heartbeatInterval * 2,
+      heartbeat_timeout: heartbeatTimeout,
     })
   }
 

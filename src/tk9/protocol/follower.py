@@ -47,7 +47,9 @@ from tk9.protocol.messages import (
 from tk9.state import SessionState
 
 STALE_FACTOR = 2.5
-"""A connection with no frame for ``STALE_FACTOR × heartbeat_interval`` is presumed dead."""
+"""A connection with no frame for ``STALE_FACTOR × heartbeat_interval`` is presumed dead —
+or sooner, after ``heartbeat_interval + heartbeat_timeout`` once ``hello`` has told us the
+timeout: the same bound the server uses, so a black hole is noticed within 25 s by default."""
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -146,6 +148,7 @@ class Follower:
         self._epoch = epoch
         self._seq = after
         self.heartbeat_interval = self.policy.heartbeat_interval
+        self.heartbeat_timeout: float | None = None
         self.head = after
         """The highest seq the server said exists (hello/page ``head``) or that we applied."""
         self.status: RunStatus | None = None
@@ -227,6 +230,7 @@ class Follower:
         self._last_frame_at = now
         self.attempt = 0
         self.heartbeat_interval = hello.heartbeat_interval
+        self.heartbeat_timeout = hello.heartbeat_timeout
         if self._epoch is None:
             self._epoch = hello.epoch
         self._note_head(hello.epoch, hello.head)
@@ -296,7 +300,10 @@ class Follower:
 
     @property
     def stale_after(self) -> float:
-        return STALE_FACTOR * self.heartbeat_interval
+        bound = STALE_FACTOR * self.heartbeat_interval
+        if self.heartbeat_timeout is not None:
+            bound = min(bound, self.heartbeat_interval + self.heartbeat_timeout)
+        return bound
 
     def next_deadline(self, now: float) -> float:
         """Seconds until :meth:`tick` may have work (the driver's receive timeout)."""
