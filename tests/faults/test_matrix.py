@@ -237,7 +237,7 @@ async def test_f10_websocket_blocked_falls_back(summary: Summary) -> None:
     """F10: the proxy strips Upgrade; a ws viewer falls back to SSE, others use SSE/poll."""
     with build(variant=Variant.NO_UPGRADE) as topo:
         sid = await topo.create_session("F10 ws blocked")
-        viewers = _viewers(topo.url, sid, 3, fallback_after=1.0)
+        viewers = _viewers(topo.url, sid, 3)
         tasks = await run_viewers(viewers)
         await finish(tasks, 60)
         assert "sse" in viewers[0].transports_used

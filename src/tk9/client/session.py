@@ -56,8 +56,10 @@ class SessionFollower:
     """Follow ``session_id`` on ``base_url`` from cursor ``(epoch, after)``.
 
     ``transport`` is ``"ws"``, ``"sse"`` or ``"poll"`` and can be changed while iterating with
-    :meth:`switch_transport`; the cursor carries over. ``policy`` sets ack batching and the
-    reconnect backoff; ``random`` and ``clock`` are injectable for tests.
+    :meth:`switch_transport`; the cursor carries over. With ``fallback`` (the default), a
+    WebSocket upgrade that something on the path answers with plain HTTP moves the follower to
+    SSE by itself. ``policy`` sets ack batching and the reconnect backoff; ``random`` and
+    ``clock`` are injectable for tests.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class SessionFollower:
         epoch: str | None = None,
         *,
         stop_when_finished: bool = True,
+        fallback: bool = True,
         policy: FollowerPolicy | None = None,
         poll_wait: float = 25.0,
         clock: Clock | None = None,
@@ -87,6 +90,7 @@ class SessionFollower:
         self._http = http or httpx.AsyncClient()
         self._stop_when_finished = stop_when_finished
         self._poll_wait = poll_wait
+        self._fallback = fallback
         self.connections = 0
         """Connections opened so far (the first one included)."""
         self.last_close: Closed | None = None
@@ -147,6 +151,10 @@ class SessionFollower:
                 continue
             except Closed as closed:
                 self.last_close = closed
+                if closed.ws_refused and self._fallback and self._transport == "ws":
+                    # a proxy on the path does not pass WebSocket: same cursor, over SSE
+                    self._transport = "sse"
+                    continue
             decision = self._follower.on_close(self.last_close.code)
             if isinstance(decision, Stop):
                 raise self._terminal_error(self.last_close)

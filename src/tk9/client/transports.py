@@ -57,10 +57,14 @@ Update = Applied | Replaced
 class Closed(Exception):
     """The connection ended; ``code`` decides whether to reconnect."""
 
-    def __init__(self, code: int, reason: str = "") -> None:
+    def __init__(self, code: int, reason: str = "", *, ws_refused: bool = False) -> None:
         super().__init__(f"closed with {code} {reason}".strip())
         self.code = code
         self.reason = reason
+        self.ws_refused = ws_refused
+        """The WebSocket upgrade was answered with plain HTTP: tk9 always accepts an upgrade
+        (an unknown session is a 4404 close after it), so something on the path — a proxy
+        without WebSocket support — refused it."""
 
 
 class Switched(Exception):
@@ -167,7 +171,12 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
             )
         )
     except InvalidStatus as exc:
-        raise Closed(close_code_for_status(exc.response.status_code), "handshake refused") from exc
+        status = exc.response.status_code
+        raise Closed(
+            int(CloseCode.TRY_AGAIN_LATER),
+            f"WebSocket upgrade refused with HTTP {status}",
+            ws_refused=True,
+        ) from exc
     except (OSError, TimeoutError, InvalidHandshake) as exc:
         raise Closed(ABNORMAL, f"cannot connect: {exc}") from exc
     async with ws:

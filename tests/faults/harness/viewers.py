@@ -27,8 +27,6 @@ class Viewer:
     seed: int = 0
     heartbeat: float = 1.0
     stop_when_finished: bool = True
-    fallback_after: float | None = None
-    """Switch from ws to sse when no update arrived for this long (a proxy blocking upgrades)."""
     applied: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     resets: list[int] = field(default_factory=list)
@@ -44,23 +42,12 @@ class Viewer:
         rng = random.Random(self.seed)
         self.state = SessionState(session_id=self.session_id)
         self.segments = [(self.after, [])]
-        after, epoch, transport = self.after, self.epoch, self.transport
         self._connections_before = 0
-        while True:
-            try:
-                await self._follow(rng, transport, after, epoch)
-                return
-            except Exception as exc:
-                # The Python client has no automatic transport fallback: a WebSocket handshake
-                # that a proxy answers with a plain 404 surfaces as an error. A dashboard-like
-                # viewer then carries on over SSE from the same cursor.
-                if self.fallback_after is None or transport != "ws":
-                    self.error = exc
-                    return
-                assert self.follower is not None
-                self._connections_before += self.follower.connections
-                cursor = self.follower.cursor
-                after, epoch, transport = cursor.seq, cursor.epoch or None, "sse"
+        try:
+            # a WebSocket upgrade refused by a proxy moves the client to SSE by itself
+            await self._follow(rng, self.transport, self.after, self.epoch)
+        except Exception as exc:
+            self.error = exc
 
     async def _follow(
         self, rng: random.Random, transport: Transport, after: int, epoch: str | None
@@ -78,34 +65,18 @@ class Viewer:
             policy=policy,
             random=rng.random,
         )
-        watcher = asyncio.create_task(self._fallback()) if self.fallback_after else None
-        try:
-            async with self.follower as follower:
-                async for update in follower:
-                    self.transports_used.add(follower.transport)
-                    if isinstance(update, Replaced):
-                        self.resets.append(update.snapshot.seq)
-                        self.segments.append((update.snapshot.seq, []))
-                        self.state = update.snapshot
-                    elif isinstance(update, Applied):
-                        self.applied.append(update.event.seq)
-                        self.times.append(time.monotonic())
-                        self.segments[-1][1].append(update.event.seq)
-                        self.state = apply(self.state, update.event)
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-
-    async def _fallback(self) -> None:
-        assert self.fallback_after is not None
-        while True:
-            await asyncio.sleep(self.fallback_after / 4)
-            f = self.follower
-            last = self.times[-1] if self.times else None
-            quiet = last is None or time.monotonic() - last > self.fallback_after
-            if f is not None and f.transport == "ws" and f.connections >= 2 and quiet:
-                f.switch_transport("sse")
-                return
+        async with self.follower as follower:
+            async for update in follower:
+                self.transports_used.add(follower.transport)
+                if isinstance(update, Replaced):
+                    self.resets.append(update.snapshot.seq)
+                    self.segments.append((update.snapshot.seq, []))
+                    self.state = update.snapshot
+                elif isinstance(update, Applied):
+                    self.applied.append(update.event.seq)
+                    self.times.append(time.monotonic())
+                    self.segments[-1][1].append(update.event.seq)
+                    self.state = apply(self.state, update.event)
 
     @property
     def resumes(self) -> int:
