@@ -170,3 +170,38 @@ def test_deep_link_and_history(page: Page, demo_server: Server) -> None:
     row.get_by_role("link", name="Open").click()
     page.wait_for_url(f"**/sessions/{sid}")
     assert_matches_snapshot(page, demo_server, sid)
+
+
+def set_visibility(page: Page, state: str) -> None:
+    """What the browser does when a tab goes to the background or comes back."""
+    page.evaluate(
+        """(state) => {
+            Object.defineProperty(document, 'visibilityState', {value: state, configurable: true})
+            document.dispatchEvent(new Event('visibilitychange'))
+        }""",
+        state,
+    )
+
+
+def test_machine_sleep_then_wake_catches_up(page: Page, demo_server: Server) -> None:
+    """F9: the laptop sleeps mid-run (network gone, tab hidden, clock jumps two minutes), then
+    wakes: the page reconnects at once from its cursor and ends equal to the snapshot."""
+    page.clock.install()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    sid = demo_server.create("Sleep in the middle")
+    page.goto(f"{demo_server.base_url}/sessions/{sid}")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    wait_for_seq(page, 6)
+
+    page.context.set_offline(True)
+    set_visibility(page, "hidden")
+    page.clock.fast_forward("02:00")  # two minutes of sleep: every timer is overdue at once
+    page.context.set_offline(False)
+    set_visibility(page, "visible")
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    wait_until_finished(page)
+    assert_matches_snapshot(page, demo_server, sid)
+    assert len(sockets) >= 2, "the page reconnected after waking"
+    assert all("after=" in url for url in sockets[1:])
