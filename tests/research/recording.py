@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tk9.events import Event, EventType
-from tk9.log.base import EventLog, StreamInfo
+from tk9.log.base import EventLog
+from tk9.log.delegate import DelegatingLog
 
 Hook = Callable[[str, EventType, dict[str, Any]], Awaitable[None]]
 
 
-class HookedLog(EventLog):
+class HookedLog(DelegatingLog):
     def __init__(self, inner: EventLog, hook: Hook) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.hook = hook
-
-    async def open(self) -> None:
-        await self.inner.open()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
-        return await self.inner.create(session_id, meta)
-
-    async def info(self, session_id: str) -> StreamInfo:
-        return await self.inner.info(session_id)
-
-    async def list_streams(self) -> list[StreamInfo]:
-        return await self.inner.list_streams()
-
-    async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
-        await self.inner.update_meta(session_id, meta)
-
-    async def delete(self, session_id: str) -> None:
-        await self.inner.delete(session_id)
 
     async def append(
         self, session_id: str, event_type: EventType, payload: dict[str, Any]
@@ -43,8 +23,7 @@ class HookedLog(EventLog):
         await self.hook(session_id, event_type, payload)
         return await self.inner.append(session_id, event_type, payload)
 
-    async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
-        return await self.inner.read(session_id, after, limit)
-
-    async def wait(self, session_id: str, after: int, timeout: float) -> bool:
-        return await self.inner.wait(session_id, after, timeout)
+    async def append_many(
+        self, session_id: str, items: Sequence[tuple[EventType, dict[str, Any]]]
+    ) -> list[Event]:
+        return [await self.append(session_id, kind, payload) for kind, payload in items]
