@@ -80,4 +80,4 @@ def test_empty_corpus_exits_2(cli: typer.Typer, tmp_path: Path) -> None:
 def test_failed_run_exits_1_with_the_error(cli: typer.Typer, corpus: Path, tmp_path: Path) -> None:
     args = ["research", "quantum chromodynamics", "--corpus", str(corpus)]
     result = CliRunner().invoke(cli, args, env=_env(tmp_path))
-    assert result.exit_code == 1 and "no document in the corpus" in result.output
+    assert result.exit_code == 1 and "holds nothing about" in result.output

@@ -25,7 +25,8 @@ from tk9.research.documents import (
     read_document,
     wiki_documents,
 )
-from tk9.research.text import STOPWORDS, words
+from tk9.research.relevance import concept_words
+from tk9.research.text import STOPWORDS, stem, words
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -80,6 +81,10 @@ class CorpusIndex:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        # The index's vocabulary (porter stems), per connection: finds "tide" for "tidal".
+        self._db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, docs, 'row')"
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -193,9 +198,13 @@ class CorpusIndex:
     def search(
         self, query: str, sources: Sequence[str], limit: int = 10, exclude: Iterable[str] = ()
     ) -> list[Hit]:
-        """Best matches for ``query`` (any of its content words; titles weigh five times more)."""
-        match = fts_query(query)
-        if not match or not sources:
+        """Best matches for ``query`` (any of its content words or their variants in the index,
+        see :meth:`variants`; titles weigh five times more)."""
+        if not sources:
+            return []
+        with self._lock:
+            match = fts_match([self._variants(word) for word, _ in concept_words(query)])
+        if not match:
             return []
         excluded = set(exclude)
         marks = ",".join("?" * len(sources))
@@ -211,6 +220,49 @@ class CorpusIndex:
             if uri not in excluded
         ]
         return hits[:limit]
+
+    def variants(self, word: str) -> list[str]:
+        """``word`` and the indexed terms sharing its root (:func:`stem`): "tidal" → tide."""
+        with self._lock:
+            return self._variants(word)
+
+    def _variants(self, word: str) -> list[str]:
+        root = stem(word)
+        found = [word]
+        rows = self._db.execute(
+            "SELECT term FROM temp.vocab WHERE term >= ? AND term < ? LIMIT 200",
+            (root, root + "\uffff"),
+        )
+        for (term,) in rows:
+            # the index holds porter stems, which end "energy" as "energi"
+            same = stem(term) == root or (term.endswith("i") and stem(term[:-1] + "y") == root)
+            if same and term not in found:
+                found.append(term)
+        return found
+
+    def frequencies(self, subject: str, sources: Sequence[str]) -> dict[str, int]:
+        """Documents of ``sources`` using each content word of ``subject`` (by root)."""
+        out: dict[str, int] = {}
+        if not sources:
+            return out
+        marks = ",".join("?" * len(sources))
+        sql = f"SELECT count(*) FROM docs WHERE docs MATCH ? AND source IN ({marks})"
+        with self._lock:
+            for word, root in concept_words(subject):
+                match = fts_match([self._variants(word)])
+                out[root] = int(self._db.execute(sql, (match, *sources)).fetchone()[0])
+        return out
+
+
+def fts_match(groups: Sequence[Sequence[str]]) -> str:
+    """An FTS5 ``OR`` query of every term of every group, each quoted (no syntax leaks)."""
+    seen: list[str] = []
+    for group in groups:
+        for term in group:
+            clean = term.replace('"', "")
+            if clean and clean not in seen:
+                seen.append(clean)
+    return " OR ".join(f'"{t}"' for t in seen[:64])
 
 
 def fts_query(text: str) -> str:

@@ -1,8 +1,12 @@
 """The offline engine: every sentence of the report is quoted from a cited source.
 
-* Outline: the titles of the best-matching documents other than the subject's own article
-  (each is a facet of the subject the corpus actually covers), chosen for diversity by MMR;
-  when too few documents match, the most distinctive two-word keyphrases fill the outline.
+The pipeline hands this engine only documents that are about the subject (see
+:mod:`tk9.research.relevance`), so it never has to guess whether "Annelid" belongs in a report
+on tidal energy.
+
+* Outline: the titles of those documents other than the subject's own article (each is a
+  facet of the subject the corpus actually covers), chosen for diversity by MMR; when too few
+  documents match, the most distinctive two-word keyphrases fill the outline.
 * Sections: sentences of the section's sources scored by cosine similarity to the subject plus
   the heading (relevance) and LexRank centrality among the candidates; MMR picks a handful
   that are relevant yet not redundant, and sentences below a relevance cutoff are never used,
@@ -69,12 +73,11 @@ class ExtractiveEngine:
             f"{subject} {heading} {heading}",
             evidence,
             self.sentences_per_section,
-            subject,
         )
         return SectionDraft(heading=heading, body=body, evidence=tuple(evidence))
 
     async def introduction(self, subject: str, evidence: Sequence[Document]) -> SectionDraft:
-        body = await asyncio.to_thread(self._select, subject, evidence, 4, subject)
+        body = await asyncio.to_thread(self._select, subject, evidence, 4)
         return SectionDraft(heading="", body=body, evidence=tuple(evidence))
 
     async def conclusion(
@@ -99,7 +102,7 @@ class ExtractiveEngine:
         seen: set[frozenset[str]] = {frozenset(subject_terms)}
         for doc in evidence:
             key = frozenset(terms(doc.title))
-            if not key or key in seen or key <= subject_terms:
+            if not key or key in seen:
                 continue
             seen.add(key)
             candidates.append(doc.title)
@@ -117,11 +120,9 @@ class ExtractiveEngine:
         chosen = mmr(relevance, vectors, max_sections, diversity=0.5)
         return Outline(title=title, sections=tuple(candidates[i] for i in sorted(chosen)))
 
-    def _select(self, query: str, evidence: Sequence[Document], k: int, subject: str) -> str:
+    def _select(self, query: str, evidence: Sequence[Document], k: int) -> str:
         pool: list[_Candidate] = []
         for source, doc in enumerate(evidence):
-            if not _about(doc, subject):
-                continue
             for position, sentence in enumerate(sentences(doc.body)):
                 if len(words(sentence)) >= MIN_SENTENCE_WORDS and len(sentence) <= (
                     MAX_SENTENCE_CHARS
@@ -145,17 +146,6 @@ class ExtractiveEngine:
         ordered = sorted(chosen, key=lambda i: (pool[i].source, pool[i].position))
         lines = [f"{pool[i].text} [{pool[i].source + 1}]" for i in ordered]
         return "\n".join(lines)
-
-
-def _about(doc: Document, subject: str) -> bool:
-    """Whether a source is about the subject at all: it holds at least half of the subject's
-    content terms (rounded up). This is the document-level half of the relevance cutoff; it
-    keeps a section on "history of X" from quoting the history of something else."""
-    wanted = set(terms(subject))
-    if not wanted:
-        return True
-    have = set(terms(f"{doc.title} {doc.body}"))
-    return len(wanted & have) >= (len(wanted) + 1) // 2
 
 
 def _keyphrases(evidence: Sequence[Document], exclude: set[str], limit: int) -> list[str]:

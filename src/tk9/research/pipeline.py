@@ -9,7 +9,7 @@ The Orchestrator's overall progress moves through fixed bands, one per agent.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tk9.errors import ResearchError
@@ -19,8 +19,10 @@ from tk9.research.documents import Document
 from tk9.research.emitter import Emitter
 from tk9.research.engine import Engine
 from tk9.research.publish import render_all, write_atomic
+from tk9.research.relevance import Relevance, describe_nothing
 from tk9.research.report import Outline, Report, SectionDraft, slugify
 from tk9.research.retrieval import Retriever
+from tk9.research.text import terms
 from tk9.research.translate import Translator, choose_translator
 from tk9.research.validate import SOURCE_LANGUAGE
 
@@ -34,6 +36,8 @@ BANDS: dict[AgentName, tuple[int, int]] = {
 }
 INITIAL_SOURCES = 8
 SECTION_SOURCES = 6
+CANDIDATES = 5
+"""Search this many times more documents than needed, then keep those on the subject."""
 
 
 @dataclass(slots=True)
@@ -48,6 +52,9 @@ class Pipeline:
     retriever: Retriever
     max_sections: int
     llm_translator: Translator | None = None
+    relevance: Relevance | None = None
+    """Set by the Browser: which documents are about the subject (see :mod:`.relevance`)."""
+    initial: list[Document] = field(default_factory=list)
 
     async def run(self) -> None:
         initial = await self.browser()
@@ -83,12 +90,20 @@ class Pipeline:
                 await self.emit.error("unreadable_document", problem, agent)
         total = await self.retriever.document_count()
         await self._step(agent, 0.4, f"Searching {total} documents for “{self.subject}”")
-        found = await self.retriever.search(self.subject, INITIAL_SOURCES)
+        relevance = await self.retriever.relevance(self.subject)
+        self.relevance = relevance
+        if relevance.unknown and self.retriever.web is None:
+            raise ResearchError(describe_nothing(self.subject, relevance.unknown))
+        candidates = await self.retriever.search(self.subject, INITIAL_SOURCES * CANDIDATES)
+        found = relevance.rank(candidates)[:INITIAL_SOURCES]
         if not found:
-            raise ResearchError(f"no document in the corpus is about “{self.subject}”")
+            raise ResearchError(describe_nothing(self.subject, relevance.unknown))
+        self.initial = found
         titles = ", ".join(d.title for d in found[:4])
+        off = len(candidates) - len(relevance.rank(candidates))
+        dropped = f" ({off} off-topic match(es) set aside)" if off else ""
         await self.emit.agent(
-            agent, AgentStatus.COMPLETED, 100, f"Read {len(found)} sources: {titles}"
+            agent, AgentStatus.COMPLETED, 100, f"Read {len(found)} sources: {titles}{dropped}"
         )
         return found
 
@@ -121,7 +136,7 @@ class Pipeline:
 
         async def one(heading: str) -> SectionDraft:
             nonlocal done
-            evidence = await self.retriever.search(f"{self.subject} {heading}", SECTION_SOURCES)
+            evidence = await self._section_sources(heading)
             draft = await self.engine.section(self.subject, heading, evidence)
             check = check_citations(draft.body, len(draft.evidence))
             async with lock:
@@ -149,6 +164,18 @@ class Pipeline:
         )
         return drafts
 
+    async def _section_sources(self, heading: str) -> list[Document]:
+        """The section's sources: matches for subject + heading that are on the subject,
+        else the Browser's sources (never documents that merely share a word)."""
+        query = f"{self.subject} {heading}"
+        candidates = await self.retriever.search(query, SECTION_SOURCES * CANDIDATES)
+        if self.relevance is None:
+            return candidates[:SECTION_SOURCES]
+        on_subject = self.relevance.rank(candidates)
+        heading_docs = [d for d in on_subject if _mentions(d, heading)]
+        ranked = heading_docs + [d for d in on_subject if d not in heading_docs]
+        return ranked[:SECTION_SOURCES] or self.initial[:SECTION_SOURCES]
+
     # --- Writer: introduction, conclusion, contents, references --------------------------
 
     async def writer(
@@ -165,6 +192,11 @@ class Pipeline:
         await self._step(agent, 0.5, "Writing the conclusion")
         conclusion = await self.engine.conclusion(self.subject, sections, len(registry.documents))
         conclusion = check_citations(conclusion, len(registry.documents)).text
+        if not registry.documents:
+            raise ResearchError(
+                f"the sources hold no passage about “{self.subject}” to quote: add documents "
+                "with TK9_CORPUS_DIR or configure a search provider"
+            )
         report = Report(
             title=outline.title,
             subject=self.subject,
@@ -250,3 +282,11 @@ class Pipeline:
         await self.emit.agent(
             agent, AgentStatus.COMPLETED, 100, f"Translated into {self.language} with {how}"
         )
+
+
+def _mentions(doc: Document, heading: str) -> bool:
+    """Whether ``doc`` is about ``heading``: the heading's title, or all its words in the text."""
+    wanted = set(terms(heading))
+    return bool(wanted) and (
+        set(terms(doc.title)) == wanted or wanted <= set(terms(f"{doc.title} {doc.body}"))
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from tk9.errors import InvalidInput, ResearchError
 from tk9.research.corpus import CorpusIndex, SyncReport, folder_source
 from tk9.research.documents import Document, corpus_files, wiki_data_file
+from tk9.research.relevance import Relevance
 from tk9.research.search import WebSearch
 from tk9.settings import Settings
 
@@ -58,6 +59,15 @@ class Retriever:
                 if doc.uri not in excluded and all(d.uri != doc.uri for d in docs):
                     docs.append(doc)
         return docs
+
+    async def relevance(self, subject: str) -> Relevance:
+        """How to judge whether a document is about ``subject``, weighted by this corpus."""
+        if self.index is None or not self.sources:
+            return Relevance.from_counts(subject, None, 0)
+        index = self.index
+        frequencies = await asyncio.to_thread(index.frequencies, subject, self.sources)
+        total = await self.document_count()
+        return Relevance.from_counts(subject, frequencies, total)
 
     async def document_count(self) -> int:
         if self.index is None:

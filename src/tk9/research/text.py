@@ -192,12 +192,22 @@ def terms(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A deliberately small suffix stripper (plural and common endings) for matching only."""
+    """A deliberately small stemmer for matching only: inflections, then the adjective
+    endings and final vowel that separate a noun from its adjective, so that "tides",
+    "tide", "tidal" and "tidally" (or "volcanoes" and "volcanic", "history" and "historical") meet.
+    A root keeps at least three letters."""
     for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 return word
-            return word[: len(word) - len(suffix)] + keep
+            word = word[: len(word) - len(suffix)] + keep
+            break
+    for suffix in ("ical", "ally", "ic", "al", "ean", "ian"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: len(word) - len(suffix)]
+            break
+    while word[-1:] in ("e", "o", "y") and len(word) > 3:
+        word = word[:-1]
     return word
 
 
