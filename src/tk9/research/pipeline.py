@@ -93,14 +93,16 @@ class Pipeline:
         relevance = await self.retriever.relevance(self.subject)
         self.relevance = relevance
         if relevance.unknown and self.retriever.web is None:
+            # a word no document uses: whatever else matches is about something else
             raise ResearchError(describe_nothing(self.subject, relevance.unknown))
         candidates = await self.retriever.search(self.subject, INITIAL_SOURCES * CANDIDATES)
-        found = relevance.rank(candidates)[:INITIAL_SOURCES]
+        on_subject = relevance.rank(candidates)
+        found = on_subject[:INITIAL_SOURCES]
         if not found:
             raise ResearchError(describe_nothing(self.subject, relevance.unknown))
         self.initial = found
         titles = ", ".join(d.title for d in found[:4])
-        off = len(candidates) - len(relevance.rank(candidates))
+        off = len(candidates) - len(on_subject)
         dropped = f" ({off} off-topic match(es) set aside)" if off else ""
         await self.emit.agent(
             agent, AgentStatus.COMPLETED, 100, f"Read {len(found)} sources: {titles}{dropped}"
