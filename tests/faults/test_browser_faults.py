@@ -87,7 +87,7 @@ async def test_f9_browser_reload_and_proxy_restart(summary: Summary) -> None:
                 resumes=2,
                 resets=0,
                 violations=0,
-                catch_up=None,
+                catch_ups=None,
                 seconds=time.monotonic() - topo.started,
             )
         )

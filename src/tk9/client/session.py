@@ -26,7 +26,17 @@ from typing import Literal
 
 import httpx
 
-from tk9.client.transports import Closed, Link, Switched, Update, run_poll, run_sse, run_ws
+from tk9.client.transports import (
+    Closed,
+    Handover,
+    Link,
+    Switched,
+    Update,
+    close_opened,
+    run_poll,
+    run_sse,
+    run_ws,
+)
 from tk9.clock import Clock, SystemClock
 from tk9.errors import CloseCode, SessionNotFound, Tk9Error
 from tk9.protocol.cursor import Cursor
@@ -77,6 +87,7 @@ class SessionFollower:
         clock: Clock | None = None,
         random: Callable[[], float] = _random.random,
         http: httpx.AsyncClient | None = None,
+        trace: Callable[[str], None] | None = None,
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
@@ -94,6 +105,7 @@ class SessionFollower:
         self.connections = 0
         """Connections opened so far (the first one included)."""
         self.last_close: Closed | None = None
+        self._trace = trace
 
     # --- state -------------------------------------------------------------------------------
 
@@ -128,9 +140,17 @@ class SessionFollower:
         return self.updates()
 
     async def updates(self) -> AsyncGenerator[Update]:
-        """Applied events and resets, in order, across reconnects, until finished or closed."""
+        """Applied events and resets, in order, across reconnects, until finished or closed.
+
+        A connection that went silent is replaced by one opened beside it (``Handover``): no
+        backoff, since nothing failed. Failed connections wait the follower's backoff."""
+        preopened: object = None
+        preopened_for: Transport | None = None
         while True:
             self._switch.clear()
+            if preopened is not None and preopened_for != self._transport:
+                await close_opened(preopened)  # switched meanwhile: not for this transport
+                preopened = None
             link = Link(
                 base_url=self.base_url,
                 session_id=self.session_id,
@@ -140,8 +160,12 @@ class SessionFollower:
                 http=self._http,
                 poll_wait=self._poll_wait,
                 stop_when_finished=self._stop_when_finished,
+                preopened=preopened,
+                note=self._note,
             )
+            preopened = None
             self.connections += 1
+            self._note(f"open {self._transport} after={self._follower.cursor.seq}")
             try:
                 async with aclosing(_RUNNERS[self._transport](link)) as stream:
                     async for update in stream:
@@ -149,8 +173,13 @@ class SessionFollower:
                 return  # the run is finished and everything is in
             except Switched:
                 continue
+            except Handover as handover:
+                self._note("handover to a connection opened beside the silent one")
+                preopened, preopened_for = handover.opened, self._transport
+                continue
             except Closed as closed:
                 self.last_close = closed
+                self._note(f"closed {closed.code} {closed.reason}")
                 if closed.ws_refused and self._fallback and self._transport == "ws":
                     # a proxy on the path does not pass WebSocket: same cursor, over SSE
                     self._transport = "sse"
@@ -158,8 +187,13 @@ class SessionFollower:
             decision = self._follower.on_close(self.last_close.code)
             if isinstance(decision, Stop):
                 raise self._terminal_error(self.last_close)
+            self._note(f"backoff {decision.delay:.3f}")
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._switch.wait(), timeout=decision.delay)
+
+    def _note(self, what: str) -> None:
+        if self._trace is not None:
+            self._trace(what)
 
     def _terminal_error(self, closed: Closed) -> Tk9Error:
         if closed.code == CloseCode.SESSION_NOT_FOUND:

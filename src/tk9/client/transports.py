@@ -3,24 +3,31 @@
 Each function opens one connection from the follower's cursor, feeds what arrives to the pure
 :class:`~tk9.protocol.follower.Follower`, performs its actions and yields the updates to apply.
 It ends by raising :class:`Closed` with a WebSocket-style close code (HTTP failures are mapped
-onto the same codes, so one reconnect policy covers every transport) or :class:`Switched`
-when the caller asked for another transport. Resuming is the caller's job.
+onto the same codes, so one reconnect policy covers every transport), :class:`Switched`
+when the caller asked for another transport, or :class:`Handover` when it opened a replacement
+for a silent connection. Resuming is the caller's job.
+
+WebSocket and SSE opens are hedged (:mod:`tk9.client.hedge`), and a connection silent past
+:meth:`~tk9.protocol.follower.Follower.probe_due` gets a replacement opened beside it; see the
+follower's module docstring for why and what it costs the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from httpx_sse import aconnect_sse
-from websockets.asyncio.client import connect
+from httpx_sse import EventSource
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from tk9.client.hedge import hedged
 from tk9.clock import Clock
 from tk9.errors import CloseCode
 from tk9.events import Event
@@ -71,6 +78,19 @@ class Switched(Exception):
     """The caller asked for another transport; reconnect at once, without backoff."""
 
 
+class Handover(Exception):
+    """A replacement for a silent connection opened: continue on ``opened`` (same transport),
+    from the cursor, without backoff."""
+
+    def __init__(self, opened: Any) -> None:
+        super().__init__("handover to a fresh connection")
+        self.opened = opened
+
+
+PROBE_POLL = 0.05
+"""While a replacement is opening, the receive loop wakes this often to see if it is ready."""
+
+
 def close_code_for_status(status: int) -> int:
     """The close code an HTTP status stands for (for the reconnect policy)."""
     if status == 404:
@@ -95,6 +115,10 @@ class Link:
     poll_wait: float = 25.0
     open_timeout: float = 10.0
     stop_when_finished: bool = True
+    preopened: Any = None
+    note: Callable[[str], None] | None = None
+    """Where the connection's notable steps are reported (``SessionFollower(trace=...)``)."""
+    """A connection a :class:`Handover` opened already: used instead of opening one."""
 
     def query(self) -> dict[str, str]:
         cursor = self.follower.cursor
@@ -128,6 +152,71 @@ class Link:
         raise TimeoutError
 
 
+class Prober:
+    """Opens one replacement at a time for a silent connection (see :class:`Handover`)."""
+
+    def __init__(self, link: Link, opener: Callable[[Link], Awaitable[Any]]) -> None:
+        self._link = link
+        self._opener = opener
+        self._task: asyncio.Future[Any] | None = None
+
+    def timeout(self, deadline: float) -> float:
+        """The receive timeout: the follower's deadline, the probe time, the poll interval."""
+        follower = self._link.follower
+        if self._task is not None:
+            return min(deadline, PROBE_POLL)
+        silent = follower.silent_for(self._link.now())
+        if silent is None:
+            return deadline
+        return min(deadline, max(0.0, follower.probe_after - silent))
+
+    def check(self) -> None:
+        """Start a replacement if the connection is suspect; raise Handover once it opened."""
+        follower = self._link.follower
+        if self._task is None:
+            if follower.probe_due(self._link.now()):
+                self._note("probe: connection silent, opening a replacement beside it")
+                self._task = asyncio.ensure_future(self._opener(self._link))
+            return
+        if not self._task.done():
+            return
+        task, self._task = self._task, None
+        exc = task.exception()
+        if exc is None:
+            raise Handover(task.result())
+        self._note(f"probe failed: {exc!r}")
+
+    def _note(self, what: str) -> None:
+        if self._link.note is not None:
+            self._link.note(what)
+
+    async def alive(self) -> None:
+        """The old connection spoke: it is not dead, drop the replacement."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            self._note("probe dropped: the connection spoke")
+            await _drop(task)
+
+
+async def _drop(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    with suppress(BaseException):
+        opened = await task
+        await close_opened(opened)
+
+
+async def close_opened(opened: Any) -> None:
+    """Drop a connection that opened but is not used (a hedge that lost, an unneeded probe).
+
+    A WebSocket is aborted rather than closed with a handshake: that handshake can take up to
+    ``close_timeout`` on the very link that is lossy, and the receive loop must not wait for
+    it; the server sees an abnormal close of a connection that never carried an event."""
+    if isinstance(opened, ClientConnection):
+        opened.transport.abort()
+    elif isinstance(opened, httpx.Response):
+        await opened.aclose()
+
+
 def _updates(actions: list[Action]) -> tuple[list[Update], list[Action]]:
     """Split actions into updates for the caller and the control actions the driver performs."""
     updates: list[Update] = []
@@ -156,38 +245,68 @@ def ws_url(base_url: str, session_id: str, params: dict[str, str]) -> str:
     return f"{base}/ws/sessions/{session_id}?{urlencode(params)}"
 
 
+async def _open_ws_once(link: Link) -> ClientConnection:
+    return await connect(
+        ws_url(link.base_url, link.session_id, link.query()),
+        ping_interval=None,
+        open_timeout=link.open_timeout,
+        close_timeout=1.0,
+        max_size=16 * 1024 * 1024,
+        compression=None,
+    )
+
+
+async def open_ws(link: Link) -> ClientConnection:
+    """Open a WebSocket from the cursor, hedged (see :mod:`tk9.client.hedge`)."""
+    follower = link.follower
+    return await hedged(
+        lambda: _open_ws_once(link),
+        delay=follower.hedge_delay,
+        limit=follower.policy.max_open_attempts,
+        budget=link.open_timeout,
+        discard=close_opened,
+    )
+
+
+def _upgrade_refused(status: int) -> bool:
+    """An upgrade answered with plain HTTP ``status`` means WebSocket cannot pass the path.
+
+    A 5xx (the proxy could not reach tk9: 502, 504), 408 or 429 is the server being away or
+    busy, not WebSocket being blocked: retry the WebSocket with the backoff instead of moving
+    to SSE for good."""
+    return status < 500 and status not in (408, 429)
+
+
 async def run_ws(link: Link) -> AsyncGenerator[Update]:
     """One WebSocket connection. The follower's watchdog replaces websockets' own keepalive."""
     follower = link.follower
     try:
-        ws = await link.race(
-            connect(
-                ws_url(link.base_url, link.session_id, link.query()),
-                ping_interval=None,
-                open_timeout=link.open_timeout,
-                close_timeout=1.0,
-                max_size=16 * 1024 * 1024,
-                compression=None,
-            )
-        )
+        if link.preopened is not None:
+            ws, link.preopened = link.preopened, None
+        else:
+            ws = await link.race(open_ws(link))
     except InvalidStatus as exc:
         status = exc.response.status_code
         raise Closed(
             int(CloseCode.TRY_AGAIN_LATER),
             f"WebSocket upgrade refused with HTTP {status}",
-            ws_refused=True,
+            ws_refused=_upgrade_refused(status),
         ) from exc
     except (OSError, TimeoutError, InvalidHandshake) as exc:
         raise Closed(ABNORMAL, f"cannot connect: {exc}") from exc
+    prober = Prober(link, open_ws)
     async with ws:
         follower.on_connect(link.now())
         try:
             while True:
+                deadline = follower.next_deadline(link.now())
                 try:
-                    raw = await link.race(ws.recv(), follower.next_deadline(link.now()))
+                    raw = await link.race(ws.recv(), prober.timeout(deadline))
                 except TimeoutError:
                     actions = follower.tick(link.now())
+                    prober.check()
                 else:
+                    await prober.alive()
                     try:
                         frame = SERVER_FRAME.validate_json(raw)
                     except ValueError as exc:
@@ -212,6 +331,8 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
             code = exc.rcvd.code if exc.rcvd is not None else ABNORMAL
             reason = exc.rcvd.reason if exc.rcvd is not None else "connection lost"
             raise Closed(code, reason) from exc
+        finally:
+            await prober.alive()
 
 
 def parse_sse_reset(data: str) -> tuple[str, SessionState]:
@@ -223,26 +344,75 @@ def parse_sse_reset(data: str) -> tuple[str, SessionState]:
     return "reset", SessionState.model_validate(raw)
 
 
-async def run_sse(link: Link) -> AsyncGenerator[Update]:
-    """One SSE stream. httpx's read timeout (2.5 heartbeats) is the watchdog here, because
-    keep-alive comments never reach the SSE decoder; SSE has no upstream, so no acks."""
-    follower = link.follower
-    timeout = httpx.Timeout(link.open_timeout, read=follower.stale_after)
+async def _open_sse_once(link: Link) -> httpx.Response:
+    timeout = httpx.Timeout(link.open_timeout, read=link.follower.stale_after)
     url = f"{_http_base(link.base_url)}/api/sessions/{link.session_id}/stream"
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+    request = link.http.build_request(
+        "GET", url, params=link.query(), headers=headers, timeout=timeout
+    )
+    response = await link.http.send(request, stream=True)
+    if response.status_code != 200:
+        await response.aclose()
+        raise StreamRefused(response.status_code)
+    return response
+
+
+class StreamRefused(Exception):
+    """The SSE request was answered with HTTP ``status``: an answer, but not a stream (a
+    failed attempt for :func:`~tk9.client.hedge.hedged`, so a sibling may still open)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+async def open_sse(link: Link) -> httpx.Response:
+    """Open an SSE stream from the cursor (response headers in), hedged like WebSocket."""
+    follower = link.follower
+    return await hedged(
+        lambda: _open_sse_once(link),
+        delay=follower.hedge_delay,
+        limit=follower.policy.max_open_attempts,
+        budget=link.open_timeout,
+        discard=close_opened,
+    )
+
+
+async def run_sse(link: Link) -> AsyncGenerator[Update]:
+    """One SSE stream. httpx's read timeout (stale bound) is the last-resort watchdog; the
+    server's ``ping`` keepalives reset the follower's silence; SSE has no upstream, so no acks."""
+    follower = link.follower
     try:
-        async with aconnect_sse(
-            link.http, "GET", url, params=link.query(), timeout=timeout
-        ) as source:
-            if source.response.status_code != 200:
-                await source.response.aread()
-                raise Closed(close_code_for_status(source.response.status_code), "HTTP error")
-            follower.on_connect(link.now())
-            messages = source.aiter_sse().__aiter__()
+        if link.preopened is not None:
+            response, link.preopened = link.preopened, None
+        else:
+            response = await link.race(open_sse(link))
+    except StreamRefused as exc:
+        raise Closed(close_code_for_status(exc.status), "HTTP error") from exc
+    except httpx.TransportError as exc:
+        raise Closed(ABNORMAL, f"{type(exc).__name__}: {exc}") from exc
+    prober = Prober(link, open_sse)
+    try:
+        follower.on_connect(link.now())
+        messages = EventSource(response).aiter_sse().__aiter__()
+        next_message: asyncio.Future[Any] | None = None
+        try:
             while True:
+                if next_message is None:
+                    next_message = asyncio.ensure_future(messages.__anext__())
+                deadline = follower.next_deadline(link.now())
                 try:
-                    message = await link.race(messages.__anext__())
+                    message = await link.race(
+                        asyncio.shield(next_message), prober.timeout(deadline)
+                    )
                 except StopAsyncIteration:
                     raise Closed(int(CloseCode.NORMAL), "stream ended") from None
+                except TimeoutError:
+                    prober.check()
+                    continue
+                next_message = None
+                await prober.alive()
                 now = link.now()
                 try:
                     if message.event == "hello":
@@ -254,6 +424,7 @@ async def run_sse(link: Link) -> AsyncGenerator[Update]:
                         reason, snapshot = parse_sse_reset(message.data)
                         actions = follower.on_reset(snapshot, now, reason)
                     else:
+                        follower.on_alive(now)
                         continue
                 except ValueError as exc:
                     raise Closed(PROTOCOL_ERROR, "malformed message from the server") from exc
@@ -265,20 +436,39 @@ async def run_sse(link: Link) -> AsyncGenerator[Update]:
                         raise Closed(ABNORMAL, f"resume: {action.reason}")
                 if link.stop_when_finished and follower.finished:
                     return
+        finally:
+            if next_message is not None:
+                await _drop(next_message)
+            with suppress(Exception):
+                await messages.aclose()  # type: ignore[attr-defined]
+            await prober.alive()
     except httpx.TransportError as exc:
         raise Closed(ABNORMAL, f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        await response.aclose()
 
 
 async def run_poll(link: Link) -> AsyncGenerator[Update]:
-    """Long-poll: ask for the events after the cursor, waiting up to ``poll_wait`` for new ones."""
+    """Long-poll: ask for the events after the cursor, waiting for new ones up to ``poll_wait``
+    and at most one heartbeat interval — so, like a stream, a request silent past ``wait +
+    hedge_delay`` is suspect (a lost packet in TCP backoff) and gets a fresh one beside it."""
     follower = link.follower
     url = f"{_http_base(link.base_url)}/api/sessions/{link.session_id}/events"
-    timeout = httpx.Timeout(link.open_timeout, read=link.poll_wait + link.open_timeout)
+    wait = min(link.poll_wait, follower.heartbeat_interval)
+    timeout = httpx.Timeout(link.open_timeout, read=wait + link.open_timeout)
     follower.on_connect(link.now())
     while True:
-        params = {**link.query(), "limit": "500", "wait": f"{link.poll_wait:g}"}
+        params = {**link.query(), "limit": "500", "wait": f"{wait:g}"}
+        request = hedged(
+            lambda: link.http.get(url, params=params, timeout=timeout),  # noqa: B023
+            delay=follower.hedge_delay,
+            first_delay=wait + follower.hedge_delay,
+            limit=follower.policy.max_open_attempts,
+            budget=wait + link.open_timeout,
+            discard=close_opened,
+        )
         try:
-            response = await link.race(link.http.get(url, params=params, timeout=timeout))
+            response = await link.race(request)
         except httpx.TransportError as exc:
             raise Closed(ABNORMAL, f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:

@@ -20,7 +20,28 @@ pages are all fed through the same methods). It returns *actions*; the driver
 Reconnecting is decided by :meth:`Follower.on_close`: terminal close codes
 (:func:`tk9.errors.should_reconnect`) stop the follower, everything else waits a jittered,
 exponentially growing delay capped at ``backoff_cap`` (10 s) — the random source is injected,
-so tests are deterministic.
+so tests are deterministic. That backoff is what a server that refuses, answers 5xx or is down
+sees: every attempt that *fails* grows it, so thousands of viewers do not stampede.
+
+Getting back fast when the network returns (issue 5: catch-up within 1 s p99) needs two more
+rules, both about attempts that are *silent* rather than failed — a lost SYN, or a connection
+whose TCP is in retransmission backoff after a black hole or heavy loss. Neither is a server
+refusing, so neither touches the backoff:
+
+* **Hedged opens** (:attr:`Follower.hedge_delay`): an open that has had no answer at all after
+  ``hedge_after`` seconds (at most the heartbeat interval) gets a second, fresh attempt beside
+  it, and so on up to ``max_open_attempts`` in flight; the first to open wins, the others are
+  dropped. A SYN lost while the link was dead is otherwise retransmitted by TCP only 1 s, then
+  3 s later — by the client, or by the reverse proxy connecting upstream — so the viewer would
+  get through up to a second or more after the network healed. The older attempts keep running
+  until their own open timeout, so a slow but working network still connects. A refused
+  attempt fails at once and starts nothing: a down server sees one attempt per backoff step.
+* **Probing a silent connection** (:meth:`Follower.probe_due`): the server sends a ping (or an
+  SSE keepalive) every heartbeat interval, so a connection silent for ``interval +
+  hedge_delay`` is suspect. The driver then opens a replacement *beside* it (hedged, one at a
+  time) and moves to it once it opens — resuming from the cursor, so nothing is lost or
+  repeated; a frame on the old connection first cancels the replacement. The watchdog
+  (:attr:`Follower.stale_after`) still closes a connection silent for ``interval + timeout``.
 
 Time is always passed in (``now``, monotonic seconds); nothing here reads a clock.
 """
@@ -119,12 +140,20 @@ class FollowerPolicy:
     ack_every: int = 50
     backoff_base: float = 0.25
     backoff_cap: float = 10.0
+    hedge_after: float = 0.5
+    """Seconds an open may stay unanswered before a fresh attempt starts beside it (capped at
+    the heartbeat interval), and how late a heartbeat may be before a silent connection is
+    probed with a replacement. Well above a round trip, well below TCP's 1 s SYN retransmit."""
+    max_open_attempts: int = 3
+    """Open attempts in flight at once for one connection (1 disables hedging)."""
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval <= 0 or self.ack_interval < 0 or self.ack_every < 1:
             raise ValueError("heartbeat_interval > 0, ack_interval >= 0 and ack_every >= 1")
         if not 0 < self.backoff_base <= self.backoff_cap:
             raise ValueError("need 0 < backoff_base <= backoff_cap")
+        if self.hedge_after <= 0 or self.max_open_attempts < 1:
+            raise ValueError("need hedge_after > 0 and max_open_attempts >= 1")
 
 
 class Follower:
@@ -179,6 +208,11 @@ class Follower:
         """A connection (any transport) was opened; the watchdog starts counting from ``now``."""
         self._last_frame_at = now
         self._last_ack_at = now
+
+    def on_alive(self, now: float) -> None:
+        """A sign of life that is not a protocol frame (an SSE keepalive): resets the silence."""
+        if self._last_frame_at is not None:
+            self._last_frame_at = now
 
     def on_close(self, close_code: int) -> CloseDecision:
         """The connection ended with ``close_code`` (1006 when it just broke): what next?"""
@@ -304,6 +338,24 @@ class Follower:
         if self.heartbeat_timeout is not None:
             bound = min(bound, self.heartbeat_interval + self.heartbeat_timeout)
         return bound
+
+    @property
+    def hedge_delay(self) -> float:
+        """Seconds before an unanswered open gets a fresh attempt beside it (module docstring)."""
+        return min(self.policy.hedge_after, self.heartbeat_interval)
+
+    @property
+    def probe_after(self) -> float:
+        """Silence after which a connection is suspect: a heartbeat is ``hedge_delay`` late."""
+        return min(self.heartbeat_interval + self.hedge_delay, self.stale_after)
+
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since the open connection's last frame (None when no connection is open)."""
+        return None if self._last_frame_at is None else now - self._last_frame_at
+
+    def probe_due(self, now: float) -> bool:
+        """The open connection has been silent past :attr:`probe_after`: open a replacement."""
+        return self._last_frame_at is not None and now - self._last_frame_at >= self.probe_after
 
     def next_deadline(self, now: float) -> float:
         """Seconds until :meth:`tick` may have work (the driver's receive timeout)."""

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -19,9 +20,25 @@ class Row:
     resumes: int
     resets: int
     violations: int
-    catch_up: float | None
-    """Worst time from the end of the fault until a viewer had every event appended so far."""
+    catch_ups: list[float] | None
+    """Per viewer: time from the end of the fault until it had applied every event appended
+    before that moment (None when the scenario has no fault end to measure from)."""
     seconds: float
+    runs: int = 1
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100): a value that was actually measured."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def catch_up_cell(samples: list[float] | None) -> str:
+    if not samples:
+        return "—"
+    ms = [percentile(samples, q) * 1000 for q in (50, 99, 100)]
+    return f"{ms[0]:.0f} / {ms[1]:.0f} / {ms[2]:.0f} ms (n={len(samples)})"
 
 
 NOTES = """
@@ -50,24 +67,40 @@ def _order(row: Row) -> tuple[int, str]:
     return (int(digits) if digits else 99, row.scenario)
 
 
+@dataclass
 class Summary:
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
+    """One row per scenario; repeated runs of a scenario (seeded repeats, ``make soak``) are
+    merged: counts add up and the catch-up samples are pooled."""
+
+    rows: list[Row] = field(default_factory=list)
 
     def add(self, row: Row) -> None:
+        for old in self.rows:
+            if old.scenario == row.scenario:
+                old.events += row.events
+                old.viewers += row.viewers
+                old.resumes += row.resumes
+                old.resets += row.resets
+                old.violations += row.violations
+                if row.catch_ups is not None:
+                    old.catch_ups = (old.catch_ups or []) + row.catch_ups
+                old.seconds += row.seconds
+                old.runs += row.runs
+                return
         self.rows.append(row)
 
     def table(self) -> str:
         head = (
-            "| scenario | fault | events | viewers | resumes | resets | violations "
-            "| worst catch-up | run time |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+            "| scenario | fault | runs | events | viewers | resumes | resets | violations "
+            "| catch-up p50 / p99 / max | run time |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         )
         lines = [head]
         for r in sorted(self.rows, key=_order):
-            cu = "—" if r.catch_up is None else f"{r.catch_up * 1000:.0f} ms"
             lines.append(
-                f"| {r.scenario} | {r.fault} | {r.events} | {r.viewers} | {r.resumes} "
-                f"| {r.resets} | {r.violations} | {cu} | {r.seconds:.1f} s |"
+                f"| {r.scenario} | {r.fault} | {r.runs} | {r.events} | {r.viewers} | {r.resumes} "
+                f"| {r.resets} | {r.violations} | {catch_up_cell(r.catch_ups)} "
+                f"| {r.seconds:.1f} s |"
             )
         return "\n".join(lines)
 

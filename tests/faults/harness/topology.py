@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import tempfile
 import time
@@ -75,14 +76,17 @@ class Topology:
     ) -> tuple[Row, list[str]]:
         truth = await read_truth(self.servers[0].url, session_id)
         problems = [p for v in viewers for p in check_viewer(v, truth)]
-        catch_up: float | None = None
+        catch_ups: list[float] | None = None
         if fault_end is not None and head_at_end is not None:
-            waits = []
+            catch_ups = []
             for v in viewers:
                 t = v.reached(head_at_end)
-                if t is not None:
-                    waits.append(max(0.0, t - fault_end))
-            catch_up = max(waits) if waits else None
+                if t is None:
+                    problems.append(f"{v.name}: never applied seq {head_at_end}")
+                else:
+                    catch_ups.append(max(0.0, t - fault_end))
+            if os.environ.get("TK9_FAULTS_TRACE"):
+                _print_traces(scenario, viewers, fault_end, head_at_end)
         row = Row(
             scenario=scenario,
             fault=fault,
@@ -91,7 +95,7 @@ class Topology:
             resumes=sum(v.resumes for v in viewers),
             resets=sum(len(v.resets) for v in viewers),
             violations=sum(1 for v in viewers if check_viewer(v, truth)),
-            catch_up=catch_up,
+            catch_ups=catch_ups,
             seconds=time.monotonic() - self.started,
         )
         return row, problems
@@ -195,3 +199,14 @@ async def finish(tasks: list[asyncio.Task[None]], timeout: float) -> None:
     if pending:
         names = ", ".join(t.get_name() for t in pending)
         raise TimeoutError(f"viewers did not finish within {timeout} s: {names}")
+
+
+def _print_traces(scenario: str, viewers: list[Viewer], fault_end: float, head: int) -> None:
+    """Each viewer's client trace around the end of the fault, times relative to it."""
+    for v in viewers:
+        t = v.reached(head)
+        got = "never" if t is None else f"{(t - fault_end) * 1000:+.0f} ms"
+        print(f"\n{scenario} {v.name}: head {head} reached {got}")
+        for at, what in v.trace:
+            if at >= fault_end - 8:
+                print(f"  {(at - fault_end) * 1000:+8.0f} ms  {what}")

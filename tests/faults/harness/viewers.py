@@ -36,6 +36,8 @@ class Viewer:
     follower: SessionFollower | None = None
     error: BaseException | None = None
     transports_used: set[str] = field(default_factory=set)
+    trace: list[tuple[float, str]] = field(default_factory=list)
+    """What the client did and when (monotonic): opens, closes, backoffs."""
     _connections_before: int = 0
 
     async def run(self) -> None:
@@ -64,6 +66,7 @@ class Viewer:
             stop_when_finished=self.stop_when_finished,
             policy=policy,
             random=rng.random,
+            trace=lambda what: self.trace.append((time.monotonic(), what)),
         )
         async with self.follower as follower:
             async for update in follower:
