@@ -32,24 +32,30 @@ async def hedged(
 
     A fresh attempt starts whenever the newest one has been silent for ``delay`` seconds
     (``first_delay`` for the first, e.g. a long poll's own wait) and fewer than ``limit`` are
-    in flight; none starts after ``budget`` seconds. An attempt that fails does not start one.
+    in flight; none starts after ``budget`` seconds. An attempt that fails does not start one
+    (nor delay the next): when the last one in flight fails, its error is raised.
     """
     if delay <= 0 or limit < 1:
         raise ValueError("need delay > 0 and limit >= 1")
     loop = asyncio.get_running_loop()
     stop_at = None if budget is None else loop.time() + budget
     pending = {asyncio.ensure_future(start())}
-    wait = delay if first_delay is None else first_delay
+    next_start = loop.time() + (delay if first_delay is None else first_delay)
     error: BaseException | None = None
     try:
         while True:
-            can_start = len(pending) < limit and (stop_at is None or loop.time() < stop_at)
+            now = loop.time()
+            can_start = len(pending) < limit and (stop_at is None or now < stop_at)
+            if can_start and now >= next_start:
+                pending.add(asyncio.ensure_future(start()))  # silent: a fresh attempt beside it
+                next_start = now + delay
+                continue
             done, pending = await asyncio.wait(
-                pending, timeout=wait if can_start else None, return_when=asyncio.FIRST_COMPLETED
+                pending,
+                timeout=next_start - now if can_start else None,
+                return_when=asyncio.FIRST_COMPLETED,
             )
             if not done:
-                pending.add(asyncio.ensure_future(start()))  # silent: a fresh attempt beside it
-                wait = delay
                 continue
             winner: list[T] = []
             for task in done:

@@ -87,6 +87,11 @@ class Handover(Exception):
         self.opened = opened
 
 
+CLOSE_TIMEOUT = 0.25
+"""How long a WebSocket close waits for the other side. Nothing is lost by giving up (the
+cursor is the state), and the link being closed is often the one that just went bad, where a
+longer wait only delays the reconnect."""
+
 PROBE_POLL = 0.05
 """While a replacement is opening, the receive loop wakes this often to see if it is ready."""
 
@@ -250,7 +255,7 @@ async def _open_ws_once(link: Link) -> ClientConnection:
         ws_url(link.base_url, link.session_id, link.query()),
         ping_interval=None,
         open_timeout=link.open_timeout,
-        close_timeout=1.0,
+        close_timeout=CLOSE_TIMEOUT,
         max_size=16 * 1024 * 1024,
         compression=None,
     )
@@ -304,7 +309,11 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
                     raw = await link.race(ws.recv(), prober.timeout(deadline))
                 except TimeoutError:
                     actions = follower.tick(link.now())
-                    prober.check()
+                    try:
+                        prober.check()
+                    except Handover:
+                        ws.transport.abort()  # the old one is silent: no close handshake
+                        raise
                 else:
                     await prober.alive()
                     try:
@@ -321,6 +330,9 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
                     elif isinstance(action, SendAck):
                         await ws.send(json.dumps({"type": "ack", "seq": action.seq}))
                     elif isinstance(action, Resume):
+                        if action.reason == "stale":
+                            # presumed dead: a close handshake would wait close_timeout on it
+                            ws.transport.abort()
                         raise Closed(ABNORMAL, f"resume: {action.reason}")
                 if link.stop_when_finished and follower.finished:
                     ack = follower.ack_now(link.now())
