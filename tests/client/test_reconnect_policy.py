@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from tk9.client.hedge import hedged
+from tk9.client.transports import upgrade_refused
 from tk9.clock import FakeClock
 from tk9.errors import CloseCode
 from tk9.protocol.follower import Follower, FollowerPolicy, Reconnect, Resume
@@ -169,3 +170,25 @@ async def test_hedged_rejects_bad_arguments() -> None:
     a = Attempts()
     with pytest.raises(ValueError):
         await hedged(a.start, delay=0, limit=1, discard=a.discard)
+
+
+async def test_a_failure_does_not_delay_the_next_fresh_attempt() -> None:
+    """Attempts failing one by one (a proxy's 504 after its connect timeout) do not reset the
+    hedge rhythm: a fresh attempt still starts one delay after the previous start."""
+    a = Attempts()
+    task = asyncio.ensure_future(hedged(a.start, delay=0.02, limit=2, discard=a.discard))
+    await a.started(2)
+    a.futures[0].set_exception(OSError("504"))
+    await a.started(3)  # a slot freed: the next one starts on the same rhythm
+    a.futures[2].set_result("third")
+    assert await task == "third"
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"),
+    [(200, True), (400, True), (403, True), (426, True), (429, False), (502, False), (504, False)],
+)
+def test_only_a_non_5xx_answer_to_the_upgrade_means_websocket_is_blocked(
+    status: int, refused: bool
+) -> None:
+    assert upgrade_refused(status) is refused

@@ -68,8 +68,12 @@ class SessionFollower:
     ``transport`` is ``"ws"``, ``"sse"`` or ``"poll"`` and can be changed while iterating with
     :meth:`switch_transport`; the cursor carries over. With ``fallback`` (the default), a
     WebSocket upgrade that something on the path answers with plain HTTP moves the follower to
-    SSE by itself. ``policy`` sets ack batching and the reconnect backoff; ``random`` and
-    ``clock`` are injectable for tests.
+    SSE by itself (a 5xx answer to the upgrade is the server being away, not WebSocket being
+    blocked, and is retried with the backoff). ``policy`` sets ack batching, the reconnect
+    backoff and the fast-recovery rules: hedged opens and a replacement opened beside a silent
+    connection (:mod:`tk9.protocol.follower` explains both and what they cost a server);
+    ``trace`` receives a line per connection step (opens, closes, backoffs, probes) for
+    diagnosis; ``random`` and ``clock`` are injectable for tests.
     """
 
     def __init__(

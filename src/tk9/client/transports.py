@@ -273,7 +273,7 @@ async def open_ws(link: Link) -> ClientConnection:
     )
 
 
-def _upgrade_refused(status: int) -> bool:
+def upgrade_refused(status: int) -> bool:
     """An upgrade answered with plain HTTP ``status`` means WebSocket cannot pass the path.
 
     A 5xx (the proxy could not reach tk9: 502, 504), 408 or 429 is the server being away or
@@ -295,7 +295,7 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
         raise Closed(
             int(CloseCode.TRY_AGAIN_LATER),
             f"WebSocket upgrade refused with HTTP {status}",
-            ws_refused=_upgrade_refused(status),
+            ws_refused=upgrade_refused(status),
         ) from exc
     except (OSError, TimeoutError, InvalidHandshake) as exc:
         raise Closed(ABNORMAL, f"cannot connect: {exc}") from exc
