@@ -5,8 +5,8 @@ for the command built on it.
 """
 
 from tk9.client.http import create_session, get_snapshot, list_sessions
+from tk9.client.link import Applied, Replaced, Update
 from tk9.client.session import TRANSPORTS, SessionFollower, StreamClosed, Transport
-from tk9.client.transports import Applied, Replaced, Update
 
 __all__ = [
     "TRANSPORTS",

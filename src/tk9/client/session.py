@@ -1,7 +1,7 @@
 """``SessionFollower``: follow one session's event stream, surviving any disconnect.
 
-Iterating a follower yields :class:`~tk9.client.transports.Applied` (one event, exactly the
-next seq) and :class:`~tk9.client.transports.Replaced` (the server reset the stream to a
+Iterating a follower yields :class:`~tk9.client.link.Applied` (one event, exactly the
+next seq) and :class:`~tk9.client.link.Replaced` (the server reset the stream to a
 snapshot). Every connection starts from the follower's cursor, so a dropped connection, a
 server restart or a transport switch never loses, repeats or reorders an event::
 
@@ -26,17 +26,8 @@ from typing import Literal
 
 import httpx
 
-from tk9.client.transports import (
-    Closed,
-    Handover,
-    Link,
-    Switched,
-    Update,
-    close_opened,
-    run_poll,
-    run_sse,
-    run_ws,
-)
+from tk9.client.link import Closed, Handover, Link, Switched, Update, close_opened
+from tk9.client.transports import run_poll, run_sse, run_ws
 from tk9.clock import Clock, SystemClock
 from tk9.errors import CloseCode, SessionNotFound, Tk9Error
 from tk9.protocol.cursor import Cursor

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from tk9.client.link import Applied, Update
 from tk9.client.session import TRANSPORTS, SessionFollower, Transport
-from tk9.client.transports import Applied, Update
 from tk9.errors import Tk9Error
 from tk9.events import Event, EventType
 
