@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -47,6 +47,8 @@ from tk9.protocol.follower import Action, Resume, SendAck, SendPong
 from tk9.protocol.messages import SERVER_FRAME, EventsPage, Hello, Reset
 from tk9.state import SessionState
 
+T = TypeVar("T")
+
 
 def _http_base(base_url: str) -> str:
     return base_url.rstrip("/")
@@ -73,16 +75,21 @@ async def _open_ws_once(link: Link) -> ClientConnection:
     )
 
 
-async def open_ws(link: Link) -> ClientConnection:
-    """Open a WebSocket from the cursor, hedged (see :mod:`tk9.client.hedge`)."""
+async def _open_hedged(link: Link, once: Callable[[Link], Awaitable[T]]) -> T:
+    """``once(link)`` attempts, staggered by the follower's policy (:mod:`tk9.client.hedge`)."""
     follower = link.follower
     return await hedged(
-        lambda: _open_ws_once(link),
+        lambda: once(link),
         delay=follower.hedge_delay,
         limit=follower.policy.max_open_attempts,
         budget=link.open_timeout,
         discard=close_opened,
     )
+
+
+async def open_ws(link: Link) -> ClientConnection:
+    """Open a WebSocket from the cursor, hedged."""
+    return await _open_hedged(link, _open_ws_once)
 
 
 def upgrade_refused(status: int) -> bool:
@@ -193,14 +200,7 @@ class StreamRefused(Exception):
 
 async def open_sse(link: Link) -> httpx.Response:
     """Open an SSE stream from the cursor (response headers in), hedged like WebSocket."""
-    follower = link.follower
-    return await hedged(
-        lambda: _open_sse_once(link),
-        delay=follower.hedge_delay,
-        limit=follower.policy.max_open_attempts,
-        budget=link.open_timeout,
-        discard=close_opened,
-    )
+    return await _open_hedged(link, _open_sse_once)
 
 
 async def run_sse(link: Link) -> AsyncGenerator[Update]:

@@ -136,17 +136,15 @@ class MemoryEventLog(EventLog):
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         if self._notifier.closed:
             return False
-        epoch = self._get(session_id).epoch
+        self._get(session_id)
         check_cursor(after)
         check_timeout(timeout)
 
-        def has_more() -> bool:
-            current = self._get(session_id)
-            if current.epoch != epoch:  # deleted and created anew while we slept
-                raise SessionNotFound(f"no session {session_id!r}", session_id=session_id)
-            return current.last_seq > after
+        def position() -> tuple[str, int]:
+            stream = self._get(session_id)
+            return stream.epoch, stream.last_seq
 
-        return await self._notifier.wait_until(session_id, has_more, timeout)
+        return await self._notifier.wait_past(session_id, after, timeout, position)
 
     async def trim(self, session_id: str, before_seq: int) -> StreamInfo:
         stream = self._get(session_id)

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from tk9.errors import SessionNotFound
+
 
 class _Slot:
     """One session's current wake-up event and how many coroutines wait on it."""
@@ -99,3 +101,26 @@ class SessionNotifier:
                 # nothing, however many waits timed out on them.
                 if slot.waiters == 0 and self._slots.get(session_id) is slot:
                     del self._slots[session_id]
+
+    async def wait_past(
+        self,
+        session_id: str,
+        after: int,
+        timeout: float,
+        position: Callable[[], tuple[str, int]],
+    ) -> bool:
+        """``EventLog.wait`` for backends that know their streams in memory.
+
+        ``position()`` gives the stream's ``(epoch, last_seq)`` and raises ``SessionNotFound``
+        for an unknown session; a stream deleted and created anew while we sleep (another
+        epoch) raises ``SessionNotFound`` too, since seqs of two epochs are not comparable.
+        """
+        epoch, _ = position()
+
+        def has_more() -> bool:
+            current_epoch, last_seq = position()
+            if current_epoch != epoch:
+                raise SessionNotFound(f"no session {session_id!r}", session_id=session_id)
+            return last_seq > after
+
+        return await self.wait_until(session_id, has_more, timeout)

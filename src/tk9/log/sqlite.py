@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tk9.clock import Clock, SystemClock
-from tk9.errors import Conflict, SessionNotFound, Unavailable
+from tk9.errors import Conflict, Unavailable
 from tk9.events import Event, EventType
 from tk9.log.base import (
     EventLog,
@@ -344,17 +344,15 @@ class SqliteEventLog(EventLog):
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         if self._notifier.closed:
             return False
-        epoch = self._head(session_id).epoch
+        self._head(session_id)
         check_cursor(after)
         check_timeout(timeout)
 
-        def has_more() -> bool:
-            current = self._head(session_id)
-            if current.epoch != epoch:  # deleted and created anew while we slept
-                raise SessionNotFound(f"no session {session_id!r}", session_id=session_id)
-            return current.last_seq > after
+        def position() -> tuple[str, int]:
+            stream = self._head(session_id)
+            return stream.epoch, stream.last_seq
 
-        return await self._notifier.wait_until(session_id, has_more, timeout)
+        return await self._notifier.wait_past(session_id, after, timeout, position)
 
 
 def _load_heads(conn: sqlite3.Connection) -> list[tuple[str, str, float, int, int, str]]:
