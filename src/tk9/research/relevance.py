@@ -83,6 +83,8 @@ class Relevance:
                 concepts.append(Concept(word, root, 1.0))
                 continue
             df = frequencies.get(root, 0)
+            if df == 0 and word.isdigit():
+                continue  # a year or number no document has narrows, it does not change, the topic
             weight = math.log((1 + total) / (1 + df)) + 1.0
             concepts.append(Concept(word, root, weight, known=df > 0))
         return cls(subject, tuple(concepts))
