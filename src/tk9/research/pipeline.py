@@ -22,7 +22,7 @@ from tk9.research.publish import render_all, write_atomic
 from tk9.research.relevance import Relevance, describe_nothing
 from tk9.research.report import Outline, Report, SectionDraft, slugify
 from tk9.research.retrieval import Retriever
-from tk9.research.text import terms
+from tk9.research.text import counted, terms
 from tk9.research.translate import Translator, choose_translator
 from tk9.research.validate import SOURCE_LANGUAGE
 
@@ -123,7 +123,7 @@ class Pipeline:
             agent,
             AgentStatus.COMPLETED,
             100,
-            f"“{outline.title}”: {len(sections)} sections — " + "; ".join(sections),
+            f"“{outline.title}”: {counted(len(sections), 'section')} — " + "; ".join(sections),
         )
         return outline
 
@@ -132,7 +132,7 @@ class Pipeline:
     async def researcher(self, outline: Outline) -> list[SectionDraft]:
         agent = AgentName.RESEARCHER
         total = len(outline.sections)
-        await self._step(agent, 0.0, f"Researching {total} sections in parallel")
+        await self._step(agent, 0.0, f"Researching {counted(total, 'section')} in parallel")
         done = 0
         lock = asyncio.Lock()
 
@@ -162,7 +162,10 @@ class Pipeline:
         drafts = [t.result() for t in tasks]
         cited = len({d.uri for draft in drafts for d in draft.evidence})
         await self.emit.agent(
-            agent, AgentStatus.COMPLETED, 100, f"{total} sections researched from {cited} sources"
+            agent,
+            AgentStatus.COMPLETED,
+            100,
+            f"{counted(total, 'section')} researched from {counted(cited, 'source')}",
         )
         return drafts
 
@@ -212,8 +215,8 @@ class Pipeline:
             agent,
             AgentStatus.COMPLETED,
             100,
-            f"Introduction, {len(sections)} sections, conclusion, contents and "
-            f"{len(report.references)} references",
+            f"Introduction, {counted(len(sections), 'section')}, conclusion, contents and "
+            f"{counted(len(report.references), 'reference')}",
         )
         return report
 

@@ -306,3 +306,8 @@ def mmr(
             continue  # a near-duplicate of a sentence already quoted
         chosen.append(best)
     return chosen
+
+
+def counted(n: int, noun: str) -> str:
+    """``"1 section"``, ``"3 sections"``: a count with its noun, for messages people read."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
