@@ -82,9 +82,11 @@ class Relevance:
             if frequencies is None:
                 concepts.append(Concept(word, root, 1.0))
                 continue
+            if word.isdigit():
+                # a year or a number refines the topic; in an encyclopedia it is rarely what an
+                # article is about, and as a rare word it would outweigh the topic itself
+                continue
             df = frequencies.get(root, 0)
-            if df == 0 and word.isdigit():
-                continue  # a year or number no document has narrows, it does not change, the topic
             weight = math.log((1 + total) / (1 + df)) + 1.0
             concepts.append(Concept(word, root, weight, known=df > 0))
         return cls(subject, tuple(concepts))
