@@ -31,7 +31,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tk9.errors import InvalidInput
 from tk9.events import Event, EventType
@@ -49,6 +49,30 @@ class StreamInfo:
     """Highest seq appended; 0 when the stream is empty."""
     created_at: float
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+class StreamState(Protocol):
+    """What a backend keeps in memory about a stream (memory and SQLite backends)."""
+
+    epoch: str
+    first_seq: int
+    created_at: float
+    meta: dict[str, Any]
+
+    @property
+    def last_seq(self) -> int: ...
+
+
+def stream_info(session_id: str, state: StreamState) -> StreamInfo:
+    """A :class:`StreamInfo` of ``state`` whose metadata the caller cannot mutate back."""
+    return StreamInfo(
+        session_id=session_id,
+        epoch=state.epoch,
+        first_seq=state.first_seq,
+        last_seq=state.last_seq,
+        created_at=state.created_at,
+        meta=json.loads(json.dumps(state.meta)),
+    )
 
 
 class EventLog(ABC):

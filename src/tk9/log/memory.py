@@ -32,6 +32,7 @@ from tk9.log.base import (
     check_session_id,
     check_timeout,
     encode_json,
+    stream_info,
 )
 from tk9.log.notify import SessionNotifier
 
@@ -55,14 +56,7 @@ class _Stream:
         return self.first_seq + len(self.events) - 1
 
     def info(self, session_id: str) -> StreamInfo:
-        return StreamInfo(
-            session_id=session_id,
-            epoch=self.epoch,
-            first_seq=self.first_seq,
-            last_seq=self.last_seq,
-            created_at=self.created_at,
-            meta=json.loads(json.dumps(self.meta)),
-        )
+        return stream_info(session_id, self)
 
 
 class MemoryEventLog(EventLog):

@@ -45,6 +45,7 @@ from tk9.log.base import (
     check_session_id,
     check_timeout,
     encode_json,
+    stream_info,
 )
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
@@ -63,14 +64,7 @@ class _Head:
     tail: deque[Event] = field(default_factory=deque)
 
     def info(self, session_id: str) -> StreamInfo:
-        return StreamInfo(
-            session_id=session_id,
-            epoch=self.epoch,
-            first_seq=self.first_seq,
-            last_seq=self.last_seq,
-            created_at=self.created_at,
-            meta=json.loads(json.dumps(self.meta)),
-        )
+        return stream_info(session_id, self)
 
 
 class SqliteEventLog(EventLog):
