@@ -117,19 +117,24 @@ def build_schema() -> dict[str, Any]:
     }
 
 
-def _tidy(node: Any, top: bool = False) -> Any:
+def _tidy(node: Any, top: bool = False, names: bool = False) -> Any:
     """Shape a schema for the TypeScript a reader wants.
 
     * every property is *required*: the server serialises defaults too, so the browser always
       gets every field (pydantic marks fields with defaults optional);
     * ``title``/``default`` below a definition's top are dropped, so properties do not become
-      named aliases (``Seq1``, ``Type3``...) and ``$ref`` siblings do not fork enum types.
+      named aliases (``Seq1``, ``Type3``...) and ``$ref`` siblings do not fork enum types —
+      except as keys of ``properties`` (``names``), where they are field names.
     """
     if isinstance(node, list):
         return [_tidy(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _tidy(v) for k, v in node.items() if top or k not in ("title", "default")}
+    out = {
+        k: _tidy(v, names=k == "properties")
+        for k, v in node.items()
+        if top or names or k not in ("title", "default")
+    }
     if isinstance(out.get("properties"), dict):
         out["required"] = list(out["properties"])
     return out

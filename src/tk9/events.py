@@ -37,18 +37,30 @@ class AgentStatus(StrEnum):
 
 
 class RunStatus(StrEnum):
-    """Overall status of a research session. The last four are terminal."""
+    """Overall status of a research session. The last five are terminal.
+
+    ``completed_with_warnings`` is a finished run whose report is honest but incomplete: the
+    evidence covers the subject only in part, or the requested language could not be produced.
+    It is never shown as plain success; ``research_status.warnings`` says why.
+    """
 
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
+    COMPLETED_WITH_WARNINGS = "completed_with_warnings"
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
 
 
 TERMINAL_RUN_STATUSES = frozenset(
-    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED}
+    {
+        RunStatus.COMPLETED,
+        RunStatus.COMPLETED_WITH_WARNINGS,
+        RunStatus.FAILED,
+        RunStatus.CANCELLED,
+        RunStatus.INTERRUPTED,
+    }
 )
 
 
@@ -58,6 +70,7 @@ class EventType(StrEnum):
     FILE_GENERATED = "file_generated"
     LOG = "log"
     ERROR = "error"
+    COVERAGE = "coverage"
 
 
 class LogLevel(StrEnum):
@@ -89,6 +102,8 @@ class ResearchStatusPayload(_Payload):
     progress: Progress
     stage: Text = ""
     error: Text | None = None
+    warnings: Annotated[list[Text], Field(max_length=50)] = []
+    """Set on a terminal ``completed_with_warnings``: what the report lacks, one line each."""
 
 
 class AgentUpdatePayload(_Payload):
@@ -122,8 +137,44 @@ class ErrorPayload(_Payload):
     agent: AgentName | None = None
 
 
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class PhraseCoverage(_Payload):
+    """How well the cited evidence covers one key phrase of the subject."""
+
+    phrase: Annotated[str, Field(max_length=200)]
+    score: Fraction
+    covered: bool
+
+
+class SourceRelevance(_Payload):
+    """One source the Browser judged, with its relevance to the subject."""
+
+    title: Annotated[str, Field(max_length=500)]
+    uri: Annotated[str, Field(max_length=2048)]
+    relevance: Fraction
+    cited: bool = False
+
+
+class CoveragePayload(_Payload):
+    """How well a run's evidence covers its subject (emitted once the report is written)."""
+
+    score: Fraction
+    """Weighted share of the subject's key phrases that the cited evidence covers."""
+    phrases: Annotated[list[PhraseCoverage], Field(max_length=50)] = []
+    sources: Annotated[list[SourceRelevance], Field(max_length=100)] = []
+    summary: Text = ""
+    """One sentence a reader understands, e.g. "The sources cover 3 of 3 key phrases"."""
+
+
 Payload = (
-    ResearchStatusPayload | AgentUpdatePayload | FileGeneratedPayload | LogPayload | ErrorPayload
+    ResearchStatusPayload
+    | AgentUpdatePayload
+    | FileGeneratedPayload
+    | LogPayload
+    | ErrorPayload
+    | CoveragePayload
 )
 
 PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
@@ -132,6 +183,7 @@ PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.FILE_GENERATED: FileGeneratedPayload,
     EventType.LOG: LogPayload,
     EventType.ERROR: ErrorPayload,
+    EventType.COVERAGE: CoveragePayload,
 }
 
 

@@ -25,7 +25,8 @@ Content rules, per event type:
 ``research_status``
     Sets ``status``, ``progress`` and ``stage``. ``error`` takes the payload's error when one is
     given; otherwise it is cleared when the run is (again) ``pending``/``running`` — a resumed
-    run shows no stale error — and kept when the status is terminal.
+    run shows no stale error — and kept when the status is terminal. ``warnings`` is replaced
+    by the payload's (empty except on ``completed_with_warnings``).
 ``agent_update``
     Agent statuses only move forward: pending < running < final (completed, failed, skipped).
     An update that would move an agent backwards is ignored, and an agent in a final status is
@@ -36,6 +37,8 @@ Content rules, per event type:
 ``file_generated``
     Appended to ``files``; a file with the same ``name`` and ``language`` as an earlier entry
     replaces that entry in place, so a re-announcement never shows twice.
+``coverage``
+    Replaces ``coverage`` (the last measure wins).
 ``log`` / ``error``
     Appended to ``logs`` as a :class:`LogLine` (an error becomes level ``error`` with message
     ``"code: message"``); only the last ``MAX_LOG_LINES`` are kept. An ``error`` event does not
@@ -53,6 +56,7 @@ from tk9.errors import EpochMismatch, GapError, InvalidInput
 from tk9.events import (
     AgentStatus,
     AgentUpdatePayload,
+    CoveragePayload,
     ErrorPayload,
     Event,
     FileGeneratedPayload,
@@ -145,6 +149,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
                 agent=payload.agent,
             )
             changes = {"logs": _with_log(state.logs, line)}
+        case CoveragePayload():
+            changes = {"coverage": payload}
         case _:  # pragma: no cover - every payload model is handled above
             assert_never(payload)
     changes["seq"] = event.seq
@@ -192,6 +198,7 @@ def _research_status(state: SessionState, payload: ResearchStatusPayload) -> dic
         "progress": payload.progress,
         "stage": payload.stage,
         "error": error,
+        "warnings": list(payload.warnings),
     }
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tk9.events import AgentName, AgentStatus, FileGeneratedPayload, LogLevel, RunStatus
+from tk9.events import (
+    AgentName,
+    AgentStatus,
+    CoveragePayload,
+    FileGeneratedPayload,
+    LogLevel,
+    RunStatus,
+)
 
 
 class AgentState(BaseModel):
@@ -40,6 +47,10 @@ class SessionState(BaseModel):
     progress: int = 0
     stage: str = ""
     error: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """What a ``completed_with_warnings`` report lacks (from the terminal status)."""
+    coverage: CoveragePayload | None = None
+    """How well the evidence covers the subject (the last ``coverage`` event)."""
     agents: dict[AgentName, AgentState] = Field(
         default_factory=lambda: {name: AgentState() for name in AgentName}
     )

@@ -23,14 +23,26 @@ export type ClientFrame = ClientPing | ClientPong | Ack
  * This interface was referenced by `Wire`'s JSON-Schema
  * via the `definition` "EventType".
  */
-export type EventType = 'research_status' | 'agent_update' | 'file_generated' | 'log' | 'error'
+export type EventType =
+  'research_status' | 'agent_update' | 'file_generated' | 'log' | 'error' | 'coverage'
 /**
- * Overall status of a research session. The last four are terminal.
+ * Overall status of a research session. The last five are terminal.
+ *
+ * ``completed_with_warnings`` is a finished run whose report is honest but incomplete: the
+ * evidence covers the subject only in part, or the requested language could not be produced.
+ * It is never shown as plain success; ``research_status.warnings`` says why.
  *
  * This interface was referenced by `Wire`'s JSON-Schema
  * via the `definition` "RunStatus".
  */
-export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted'
+export type RunStatus =
+  | 'pending'
+  | 'running'
+  | 'completed'
+  | 'completed_with_warnings'
+  | 'failed'
+  | 'cancelled'
+  | 'interrupted'
 /**
  * This interface was referenced by `Wire`'s JSON-Schema
  * via the `definition` "FileKind".
@@ -98,6 +110,47 @@ export interface ClientPing {
 export interface ClientPong {
   type: 'pong'
   ts: number | null
+}
+/**
+ * How well a run's evidence covers its subject (emitted once the report is written).
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "CoveragePayload".
+ */
+export interface CoveragePayload {
+  score: number
+  /**
+   * @maxItems 50
+   */
+  phrases: PhraseCoverage[]
+  /**
+   * @maxItems 100
+   */
+  sources: SourceRelevance[]
+  summary: string
+}
+/**
+ * How well the cited evidence covers one key phrase of the subject.
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "PhraseCoverage".
+ */
+export interface PhraseCoverage {
+  phrase: string
+  score: number
+  covered: boolean
+}
+/**
+ * One source the Browser judged, with its relevance to the subject.
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "SourceRelevance".
+ */
+export interface SourceRelevance {
+  title: string
+  uri: string
+  relevance: number
+  cited: boolean
 }
 /**
  * Sent just before the server closes a connection because of an error.
@@ -186,6 +239,8 @@ export interface SessionState {
   progress: number
   stage: string
   error: string | null
+  warnings: string[]
+  coverage: CoveragePayload | null
   agents: {
     Orchestrator: AgentState
     Browser: AgentState
@@ -260,6 +315,10 @@ export interface ResearchStatusPayload {
   progress: number
   stage: string
   error: string | null
+  /**
+   * @maxItems 50
+   */
+  warnings: string[]
 }
 /**
  * The cursor cannot be served: replace all state with ``snapshot``; events follow it.

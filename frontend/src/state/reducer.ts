@@ -15,6 +15,7 @@ import type {
   AgentState,
   AgentStatus,
   AgentUpdatePayload,
+  CoveragePayload,
   ErrorPayload,
   Event,
   FileGeneratedPayload,
@@ -44,12 +45,14 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'pending',
   'running',
   'completed',
+  'completed_with_warnings',
   'failed',
   'cancelled',
   'interrupted',
 ]
 export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>([
   'completed',
+  'completed_with_warnings',
   'failed',
   'cancelled',
   'interrupted',
@@ -130,6 +133,8 @@ export function initialState(
     progress: 0,
     stage: '',
     error: null,
+    warnings: [],
+    coverage: null,
     agents,
     files: [],
     logs: [],
@@ -184,6 +189,9 @@ export function applyEvent(state: SessionState, event: Event): SessionState {
       }
       break
     }
+    case 'coverage':
+      changes = { coverage: checkCoverage(p, event.seq) }
+      break
     default:
       throw new InvalidEventError(`unknown event type at seq ${event.seq}`)
   }
@@ -204,7 +212,7 @@ function researchStatus(state: SessionState, p: ResearchStatusPayload): Partial<
   if (p.error !== null) error = p.error
   else if (p.status === 'pending' || p.status === 'running') error = null
   else error = state.error
-  return { status: p.status, progress: p.progress, stage: p.stage, error }
+  return { status: p.status, progress: p.progress, stage: p.stage, error, warnings: p.warnings }
 }
 
 function agentUpdate(
@@ -294,13 +302,46 @@ function optionalAgent(p: Raw, seq: number, type: string): AgentName | null {
 
 function checkResearchStatus(p: Raw, seq: number): ResearchStatusPayload {
   const t = 'research_status'
-  only(p, ['status', 'progress', 'stage', 'error'], seq, t)
+  only(p, ['status', 'progress', 'stage', 'error', 'warnings'], seq, t)
   const error = p.error === undefined || p.error === null ? null : str(p, 'error', seq, t)
+  const warnings = p.warnings ?? []
+  if (!Array.isArray(warnings) || !warnings.every((w) => typeof w === 'string')) {
+    bad(seq, t, 'warnings must be a list of strings')
+  }
   return {
     status: oneOf(p, 'status', RUN_STATUSES, seq, t),
     progress: progress(p, seq, t),
     stage: str(p, 'stage', seq, t, ''),
     error,
+    warnings: warnings as string[],
+  }
+}
+
+function fraction(v: unknown, seq: number, t: string, what: string): number {
+  if (typeof v !== 'number' || v < 0 || v > 1) bad(seq, t, `${what} must be a number 0..1`)
+  return v as number
+}
+
+function checkCoverage(p: Raw, seq: number): CoveragePayload {
+  const t = 'coverage'
+  only(p, ['score', 'phrases', 'sources', 'summary'], seq, t)
+  const phrases = p.phrases ?? []
+  const sources = p.sources ?? []
+  if (!Array.isArray(phrases) || !Array.isArray(sources)) bad(seq, t, 'phrases/sources must be lists')
+  return {
+    score: fraction(p.score, seq, t, 'score'),
+    phrases: (phrases as Raw[]).map((x) => ({
+      phrase: str(x, 'phrase', seq, t),
+      score: fraction(x.score, seq, t, 'phrase score'),
+      covered: x.covered === true,
+    })),
+    sources: (sources as Raw[]).map((x) => ({
+      title: str(x, 'title', seq, t),
+      uri: str(x, 'uri', seq, t),
+      relevance: fraction(x.relevance, seq, t, 'relevance'),
+      cited: x.cited === true,
+    })),
+    summary: str(p, 'summary', seq, t, ''),
   }
 }
 

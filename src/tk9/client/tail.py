@@ -28,6 +28,7 @@ _STYLE = {
     EventType.FILE_GENERATED: "bold magenta",
     EventType.LOG: "dim",
     EventType.ERROR: "bold red",
+    EventType.COVERAGE: "yellow",
 }
 
 
@@ -49,6 +50,8 @@ def describe(event: Event) -> str:
         case EventType.ERROR:
             agent = f"{p['agent']}: " if p.get("agent") else ""
             return f"{agent}{p.get('code')}: {p.get('message')}"
+        case EventType.COVERAGE:
+            return f"coverage {p.get('score')}: {p.get('summary', '')}".rstrip(": ")
 
 
 def render(update: Update, console: Console, as_json: bool) -> None:

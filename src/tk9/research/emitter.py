@@ -12,6 +12,7 @@ from tk9.events import (
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
+    CoveragePayload,
     ErrorPayload,
     FileGeneratedPayload,
     LogLevel,
@@ -39,9 +40,16 @@ class Emitter:
         self.agents: dict[AgentName, AgentStatus] = {a: AgentStatus.PENDING for a in AGENTS}
         self.progress = 0
         self.files: list[WrittenFile] = []
+        self.warnings: list[str] = []
+        """What the report lacks; any makes the run end ``completed_with_warnings``."""
 
     async def status(
-        self, status: RunStatus, progress: int, stage: str = "", error: str | None = None
+        self,
+        status: RunStatus,
+        progress: int,
+        stage: str = "",
+        error: str | None = None,
+        warnings: list[str] | None = None,
     ) -> None:
         self.progress = max(0, min(100, progress))
         payload = ResearchStatusPayload(
@@ -49,6 +57,7 @@ class Emitter:
             progress=self.progress,
             stage=clip(stage),
             error=clip(error) if error is not None else None,
+            warnings=warnings or [],
         )
         await append_payload(self.log, self.session_id, payload)
 
@@ -67,6 +76,14 @@ class Emitter:
         self, message: str, agent: AgentName | None = None, level: LogLevel = LogLevel.INFO
     ) -> None:
         payload = LogPayload(level=level, message=clip(message), agent=agent)
+        await append_payload(self.log, self.session_id, payload)
+
+    async def warn(self, message: str, agent: AgentName | None = None) -> None:
+        """Record a shortcoming of the report (logged now, listed on the final status)."""
+        self.warnings.append(clip(message))
+        await self.note(message, agent, LogLevel.WARNING)
+
+    async def coverage(self, payload: CoveragePayload) -> None:
         await append_payload(self.log, self.session_id, payload)
 
     async def error(self, code: str, message: str, agent: AgentName | None = None) -> None:

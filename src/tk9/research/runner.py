@@ -40,6 +40,7 @@ from tk9.research.engine import Engine
 from tk9.research.extractive import ExtractiveEngine
 from tk9.research.pipeline import Pipeline
 from tk9.research.retrieval import open_retriever
+from tk9.research.text import counted
 from tk9.research.translate import Translator
 from tk9.settings import Settings
 
@@ -116,6 +117,21 @@ async def run_research(
         await _close_stopped(emit, RunStatus.CANCELLED)
         return RunStatus.CANCELLED
     if exc is None:
+        if emit.warnings:
+            count = len(emit.warnings)
+            await emit.agent(
+                AgentName.ORCHESTRATOR,
+                AgentStatus.COMPLETED,
+                100,
+                f"Report published with {counted(count, 'warning')}",
+            )
+            await emit.status(
+                RunStatus.COMPLETED_WITH_WARNINGS,
+                100,
+                f"Done, with {counted(count, 'warning')}",
+                warnings=emit.warnings,
+            )
+            return RunStatus.COMPLETED_WITH_WARNINGS
         await emit.agent(AgentName.ORCHESTRATOR, AgentStatus.COMPLETED, 100, "Report published")
         await emit.status(RunStatus.COMPLETED, 100, "Done")
         return RunStatus.COMPLETED
