@@ -53,6 +53,8 @@ class SessionSummary(BaseModel):
     status: RunStatus
     progress: int
     created_at: float
+    warning_count: int = 0
+    """How many warnings the final status lists (non-zero on ``completed_with_warnings``)."""
 
 
 class SessionList(BaseModel):
@@ -103,6 +105,7 @@ async def list_sessions(ctx: Ctx) -> SessionList:
                 status=status,
                 progress=int(meta.get("progress", 0) or 0),
                 created_at=float(meta.get("created_at", info.created_at)),
+                warning_count=int(meta.get("warning_count", 0) or 0),
             )
         )
     return SessionList(sessions=out)
