@@ -11,6 +11,8 @@ export interface SessionSummary {
   status: SessionState['status']
   progress: number
   created_at: number
+  /** How many warnings the final status lists (non-zero on `completed_with_warnings`). */
+  warning_count: number
 }
 
 export interface LanguageOption {
