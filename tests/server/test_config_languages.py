@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tk9.client.http import create_session
 from tk9.server import api_sessions
 from tk9.server.app import create_app
 
@@ -91,3 +93,13 @@ def test_a_bad_language_code_is_a_clear_422(client: TestClient, language: str, h
     error = r.json()["error"]
     assert error["code"] == "invalid_input" and hint in error["message"]
     assert f"unknown language code {language!r}" in error["message"]
+
+
+async def test_the_python_client_gets_the_warning_before_the_run(tmp_path: Path) -> None:
+    """``tk9.client.http.create_session`` hands the English-only warning to its caller."""
+    app = create_app(make_settings(tmp_path))
+    async with app.api.router.lifespan_context(app.api):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport) as http:
+            body = await create_session("http://tk9.test", "Tidal power", "vi", client=http)
+    assert body["warnings"][0].startswith("No offline translator for Vietnamese (vi)")
