@@ -47,6 +47,20 @@ def test_json_snapshot_lists_files_with_their_paths_on_disk(
         assert disk.parent == (tmp_path / "data" / "outputs" / snapshot["session_id"]).resolve()
 
 
+def test_a_language_that_stays_english_is_announced_before_the_run(
+    cli: typer.Typer, corpus: Path, tmp_path: Path
+) -> None:
+    args = ["research", "photosynthesis", "--language", "fr", "--corpus", str(corpus), "--json"]
+    result = CliRunner().invoke(cli, args, env=_env(tmp_path))
+    assert result.stderr.startswith(
+        "warning: No offline translator for French (fr): the report will be in English only."
+    )
+    snapshot = json.loads(result.stdout)
+    assert snapshot["status"] == "completed_with_warnings"
+    assert {f["language"] for f in snapshot["files"]} == {"en"}
+    assert snapshot["warnings"][-1].startswith("No offline translator for French (fr)")
+
+
 def test_live_display_then_the_files(cli: typer.Typer, corpus: Path, tmp_path: Path) -> None:
     args = ["research", "chlorophyll", "--corpus", str(corpus), "--sections", "2"]
     result = CliRunner().invoke(cli, args, env=_env(tmp_path))

@@ -34,6 +34,7 @@ from tk9.projection import fold, initial_state
 from tk9.research.outcome import outcome, status_words
 from tk9.research.retrieval import check_corpus
 from tk9.research.runner import run_research
+from tk9.research.translate import route_here
 from tk9.research.validate import validate_request
 from tk9.settings import Settings
 from tk9.state import SessionState
@@ -101,6 +102,9 @@ def research_command(
     except InvalidInput as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+    route = asyncio.run(route_here(language, llm_configured=settings.engine == "llm"))
+    if route.method == "none":  # said before the run, not only in its final warnings
+        typer.echo(f"warning: {route.how}", err=True)
     console = Console(stderr=json_output)
     state = asyncio.run(_research(settings, subject, language, console, live=not json_output))
     output_dir = settings.outputs_dir / state.session_id

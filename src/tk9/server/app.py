@@ -70,6 +70,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         settings.outputs_dir.mkdir(parents=True, exist_ok=True)
         await log.open()
         interrupted = await ctx.runs.mark_interrupted()
+        await api_sessions.language_routes(ctx)  # read installed Apertium pairs once
         logger.info(
             "started",
             log_backend=settings.log_backend,
