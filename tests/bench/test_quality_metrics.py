@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.research_quality import (
+from bench.quality_metrics import (
     LABELS,
     Subject,
     central_recall,
@@ -79,6 +79,9 @@ def test_precision_counts_traps_and_unlabelled_titles_as_off_topic() -> None:
     assert source_precision(cited, CORAL) == 1 / 3
     assert source_precision(["Coral reef", "Coral reef", "Coral"], CORAL) == 1.0
     assert source_precision([], CORAL) is None
+    assert (
+        source_precision(["Quark"], Subject(name="Strange quarks in 2031", covered=False)) is None
+    )
     assert off_topic(cited, CORAL) == ["Bleach", "Crane (machine)"]  # traps first
 
 
