@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from bench.quality_metrics import (
     LABELS,
     Subject,
@@ -14,6 +15,8 @@ from bench.quality_metrics import (
     source_precision,
     wrongly_green,
 )
+
+from tk9.research.documents import wiki_data_file, wiki_documents
 
 REPORT = """# Coral reef bleaching
 
@@ -114,3 +117,11 @@ def test_labels_file_is_consistent() -> None:
         "Coral reef bleaching: 'Great Barrier Reef' is not a corpus title",
         "Coral reef bleaching: 'Bleach' is not a corpus title",
     ]
+
+
+def test_every_labelled_title_is_in_the_wiki_corpus() -> None:
+    data = wiki_data_file()
+    if data is None:
+        pytest.skip("the wiki corpus is not installed (uv sync --all-extras)")
+    titles = {doc.title for doc in wiki_documents(data)}
+    assert label_errors(load_subjects(LABELS), titles) == []
