@@ -70,7 +70,10 @@ def label_errors(subjects: list[Subject], titles: set[str]) -> list[str]:
 # --- metrics (pure) -----------------------------------------------------------------------------
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_NOT_PROSE = re.compile(r"^(table of )?contents$|^references$|^sources$|^bibliography$", re.I)
+_NOT_PROSE = re.compile(
+    r"^(?:(?:table of )?contents|references|sources|bibliography|about this report)$", re.I
+)
+"""Sections about the report rather than its subject (the coverage note is one)."""
 _ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+(.*)$")
 _URL = re.compile(r"<([a-z][a-z0-9+.-]*:[^>\s]+)>|\]\(([a-z][a-z0-9+.-]*:[^)\s]+)\)|(https?://\S+)")
 _MARKER = re.compile(r"\[\d+(?:\s*[,–-]\s*\d+)*\]")
@@ -118,7 +121,8 @@ def prose_words(markdown: str) -> int:
 
     Left out: the title (level-1 heading) and everything between it and the first level-2
     heading (the note under the title), heading lines, the contents list, the reference list
-    (and any section named Contents/References/Sources/Bibliography), and ``[n]`` markers.
+    (and any section named Contents/References/Sources/Bibliography, or "About this report",
+    where the coverage of the sources is stated), and ``[n]`` markers.
     """
     words = 0
     seen_section = False

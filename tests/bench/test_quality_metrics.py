@@ -72,6 +72,11 @@ def test_prose_words_leave_out_title_note_headings_contents_references_and_marke
     assert prose_words(REPORT) == 7 + 5 + 13 + 2 + 6
 
 
+def test_prose_words_leave_out_the_note_about_the_report() -> None:
+    about = "## About this report\n\nThe sources cover 2 of 3 key phrases.\n\n## References\n"
+    assert prose_words(REPORT.replace("## References\n", about)) == prose_words(REPORT)
+
+
 def test_prose_words_of_nothing() -> None:
     assert prose_words("") == 0
     assert prose_words("# Title\n\n*A note under the title.*\n") == 0
