@@ -13,7 +13,7 @@ from tk9.events import EventType, RunStatus
 from tk9.log.memory import MemoryEventLog
 from tk9.research.citations import ReferenceRegistry, check_citations
 from tk9.research.documents import Document
-from tk9.research.llm import ChatClient
+from tk9.research.llm_client import ChatClient
 from tk9.research.runner import run_research
 from tk9.research.search import WebSearch
 from tk9.settings import Settings
