@@ -255,3 +255,20 @@ async def test_a_run_shows_progress_and_ends_with_warnings_after_a_fallback(
     assert any("planned extractively" in w for w in warnings)
     report = (tmp_path / "photosynthesis.md").read_text()
     assert "selected from the cited sources instead" in report
+
+
+async def test_section_progress_follows_the_sections_finished(
+    stub: tuple[str, StubState],
+) -> None:
+    """Sections stream in parallel: their card shows the share of sections done, not tokens."""
+    url, state = stub
+    state.replies["section"] = [" ".join(["leaf"] * 20) + " [1].", GOOD]
+    recorder = Recorder()
+    llm = engine(url, recorder, Clock(1.0))
+    llm.planned = 2
+    await llm.section("photosynthesis", "Leaves", EVIDENCE)
+    await llm.section("photosynthesis", "Light", EVIDENCE)
+    leaves = {p for _, p, m in recorder.updates if "“Leaves”" in m}
+    light = {p for _, p, m in recorder.updates if "“Light”" in m}
+    assert leaves == {0} and light == {50}
+    assert {a for a, _, _ in recorder.updates} == {AgentName.RESEARCHER}

@@ -86,7 +86,12 @@ def _finished(answer: Completion) -> str:
 
 
 class _Progress:
-    """Turns streamed token counts into throttled agent updates for one call."""
+    """Turns streamed token counts into throttled agent updates for one call.
+
+    The card's percentage moves through ``span`` as the answer nears its token budget; with
+    no span (sections, written in parallel) it is the share of planned sections finished,
+    as the pipeline itself reports it, so parallel sections do not make it jump about.
+    """
 
     def __init__(
         self,
@@ -94,7 +99,7 @@ class _Progress:
         agent: AgentName,
         label: str,
         budget: int,
-        span: tuple[int, int],
+        span: tuple[int, int] | None,
     ) -> None:
         self.engine, self.agent, self.label, self.budget, self.span = (
             engine,
@@ -111,8 +116,11 @@ class _Progress:
         if reporter is None or now - self.last < self.engine.progress_interval:
             return
         self.last = now
-        low, high = self.span
-        percent = low + int((high - low) * min(1.0, tokens / max(1, self.budget)))
+        if self.span is None:
+            percent = 100 * self.engine.sections_done // max(1, self.engine.planned)
+        else:
+            low, high = self.span
+            percent = low + int((high - low) * min(1.0, tokens / max(1, self.budget)))
         await reporter.agent(
             self.agent, AgentStatus.RUNNING, min(percent, 99), f"{self.label} — {tokens} tokens"
         )
@@ -147,8 +155,9 @@ class LLMEngine:
         self.note = self._base_note
         self.quoted: list[str] = []
         """Parts the extractive engine wrote because the model's answer was refused."""
-        self._planned = 0
-        self._sections_done = 0
+        self.planned = 0
+        """Sections in the outline, and how many the engine has written (for progress)."""
+        self.sections_done = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, reporter: Reporter | None = None) -> LLMEngine:
@@ -190,7 +199,7 @@ class LLMEngine:
         agent: AgentName,
         label: str,
         budget: int,
-        span: tuple[int, int] = (0, 99),
+        span: tuple[int, int] | None = (0, 99),
         temperature: float | None = None,
         json_mode: bool = False,
     ) -> Completion:
@@ -244,7 +253,7 @@ class LLMEngine:
                 "the outline",
             )
             outline = await self.fallback.outline(subject, evidence, max_sections)
-        self._planned = len(outline.sections)
+        self.planned = len(outline.sections)
         return outline
 
     async def _plan(self, prompt: str, label: str, json_mode: bool = False) -> Completion:
@@ -273,17 +282,15 @@ class LLMEngine:
             f"Report subject: {subject}\nSection: {heading}\n\nEvidence:\n{numbered(evidence)}"
             "\n\nWrite this section in two or three paragraphs, citing the evidence as [n]."
         )
-        planned = max(self._planned, 1)
-        span = (min(99, 100 * self._sections_done // planned), 99)
         text = await self._checked(
             prompt,
             instruction,
             evidence,
             AgentName.RESEARCHER,
             f"Writing “{heading}”",
-            span,
+            None,
         )
-        self._sections_done += 1
+        self.sections_done += 1
         if text is None:
             await self._warn(
                 f"The model's section “{heading}” was refused twice; it was selected "
@@ -322,7 +329,7 @@ class LLMEngine:
         evidence: Sequence[Document],
         agent: AgentName,
         label: str,
-        span: tuple[int, int],
+        span: tuple[int, int] | None,
     ) -> str | None:
         """The model's text if it passes :func:`section_problem` at the first or second try."""
         budget = self.limits.section_tokens
