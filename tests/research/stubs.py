@@ -59,6 +59,10 @@ class StubState:
     """Stop sending after this many chunks, without closing the stream (a stalled model)."""
     reject_response_format: bool = False
     """Answer HTTP 400 to a request with ``response_format`` (a server that lacks it)."""
+    reasoning_chunks: int = 0
+    """Stream this many ``reasoning_content`` chunks first (a thinking model)."""
+    stream_errors: int = 0
+    """Answer this many streamed requests with an ``error`` chunk mid-stream."""
     ignore_stream: bool = False
     """Answer with one JSON document even when asked to stream."""
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -143,7 +147,16 @@ def build_app(state: StubState) -> Starlette:
         if isinstance(limit, int) and len(pieces) > limit:
             pieces, finish = pieces[:limit], "length"
 
+        failing = state.stream_errors > 0
+        state.stream_errors -= failing
+
         async def chunks() -> AsyncIterator[str]:
+            for _ in range(state.reasoning_chunks):
+                thought = {"choices": [{"index": 0, "delta": {"reasoning_content": "hm "}}]}
+                yield f"data: {json.dumps(thought)}\n\n"
+            if failing:
+                yield f"data: {json.dumps({'error': {'message': 'slot unavailable'}})}\n\n"
+                return
             for number, piece in enumerate(pieces):
                 if state.stall_after is not None and number >= state.stall_after:
                     await state.release.wait()

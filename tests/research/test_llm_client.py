@@ -169,3 +169,31 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30.0
     assert retry_after_seconds("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0.0
     assert retry_after_seconds("soon", now) is None and retry_after_seconds(None) is None
+
+
+async def test_thinking_tokens_count_as_progress_but_not_text(
+    stub: tuple[str, StubState],
+) -> None:
+    url, state = stub
+    state.reasoning_chunks = 3
+    state.replies["section"] = ["Plants [1]."]
+    seen: list[int] = []
+
+    async def on_tokens(n: int) -> None:
+        seen.append(n)
+
+    answer = await client(url).chat("sys", "write", on_tokens=on_tokens)
+    assert answer.text == "Plants [1]." and seen == [1, 2, 3, 4, 5]
+
+
+async def test_an_error_inside_the_stream_is_retried(stub: tuple[str, StubState]) -> None:
+    url, state = stub
+    state.stream_errors = 1
+    sleeps = Sleeps()
+    assert "[1]" in (await client(url, sleeps).chat("sys", "write")).text
+    assert len(state.requests) == 2 and len(sleeps.waits) == 1
+    state.stream_errors = 3
+    with pytest.raises(
+        ResearchError, match=r"reported an error mid-answer \(slot unavailable\) after 3 attempts"
+    ):
+        await client(url, sleeps).chat("sys", "write")

@@ -273,19 +273,23 @@ class ChatClient:
                     ) from exc
                 if not isinstance(chunk, dict):
                     continue
-                if chunk.get("error"):
-                    raise _StreamError(f"the server reported an error: {chunk['error']}")
+                if error := chunk.get("error"):
+                    detail = error.get("message") if isinstance(error, dict) else error
+                    raise _StreamError(str(detail or "no detail")[:200])
                 usage = chunk.get("usage")
                 choices = chunk.get("choices") or [{}]
                 choice = choices[0] if isinstance(choices[0], dict) else {}
-                delta = (choice.get("delta") or {}).get("content")
+                delta = choice.get("delta") or {}
+                content = delta.get("content")
                 finish = choice.get("finish_reason") or finish
-                if isinstance(delta, str) and delta:
-                    parts.append(delta)
+                if isinstance(content, str) and content:
+                    parts.append(content)
+                    tokens += 1
+                elif delta.get("reasoning_content"):  # a thinking model: progress, no text
                     tokens += 1
                 if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
                     tokens = max(tokens, usage["completion_tokens"])
-                if on_tokens is not None and (delta or usage):
+                if on_tokens is not None and (content or usage or delta):
                     await on_tokens(tokens)
             return Completion("".join(parts).strip(), finish, tokens)
 
@@ -313,6 +317,10 @@ class ChatClient:
             return ResearchError(
                 f"the model at {self.url} did not answer within {t.read:g} s (read timeout: "
                 f"no data for that long) {tried}"
+            )
+        if isinstance(exc, _StreamError):
+            return ResearchError(
+                f"the model at {self.url} reported an error mid-answer ({exc}) {tried}"
             )
         if isinstance(exc, httpx.ConnectError):
             return ResearchError(
