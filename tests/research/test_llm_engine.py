@@ -68,8 +68,11 @@ async def stub() -> AsyncIterator[tuple[str, StubState]]:
         yield f"{url}/v1", state
 
 
-def engine(url: str, recorder: Recorder | None = None, clock: Clock | None = None) -> LLMEngine:
-    client = ChatClient(url, "stub-model", None, Timeouts(connect=2, read=2, total=10), 1)
+def engine(
+    url: str, recorder: Recorder | None = None, clock: Clock | None = None, attempts: int = 1
+) -> LLMEngine:
+    timeouts = Timeouts(connect=2, read=2, total=10)
+    client = ChatClient(url, "stub-model", None, timeouts, attempts)
     return LLMEngine(
         client,
         Limits(outline_tokens=100, section_tokens=400),
@@ -272,3 +275,15 @@ async def test_section_progress_follows_the_sections_finished(
     light = {p for _, p, m in recorder.updates if "“Light”" in m}
     assert leaves == {0} and light == {50}
     assert {a for a, _, _ in recorder.updates} == {AgentName.RESEARCHER}
+
+
+async def test_a_retry_is_shown_on_the_card(stub: tuple[str, StubState]) -> None:
+    url, state = stub
+    state.statuses = [(429, {"Retry-After": "0"})]
+    recorder = Recorder()
+    await engine(url, recorder, attempts=2).introduction("photosynthesis", EVIDENCE)
+    assert recorder.updates[0] == (
+        AgentName.WRITER,
+        0,
+        "Writing the introduction — the model answered HTTP 429; retrying in 0 s (attempt 2 of 2)",
+    )

@@ -116,14 +116,25 @@ class _Progress:
         if reporter is None or now - self.last < self.engine.progress_interval:
             return
         self.last = now
-        if self.span is None:
-            percent = 100 * self.engine.sections_done // max(1, self.engine.planned)
-        else:
-            low, high = self.span
-            percent = low + int((high - low) * min(1.0, tokens / max(1, self.budget)))
         await reporter.agent(
-            self.agent, AgentStatus.RUNNING, min(percent, 99), f"{self.label} — {tokens} tokens"
+            self.agent,
+            AgentStatus.RUNNING,
+            self._percent(tokens),
+            f"{self.label} — {tokens} tokens",
         )
+
+    async def retry(self, message: str) -> None:
+        """A failed attempt is retried: say so on the card (rare, so never throttled)."""
+        if self.engine.reporter is not None:
+            await self.engine.reporter.agent(
+                self.agent, AgentStatus.RUNNING, self._percent(0), f"{self.label} — {message}"
+            )
+
+    def _percent(self, tokens: int) -> int:
+        if self.span is None:
+            return min(99, 100 * self.engine.sections_done // max(1, self.engine.planned))
+        low, high = self.span
+        return min(99, low + int((high - low) * min(1.0, tokens / max(1, self.budget))))
 
 
 class LLMEngine:
@@ -211,6 +222,7 @@ class LLMEngine:
             max_tokens=budget,
             json_mode=json_mode,
             on_tokens=progress,
+            on_retry=progress.retry,
         )
 
     async def _warn(self, message: str, agent: AgentName, part: str) -> None:

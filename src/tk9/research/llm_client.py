@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +41,13 @@ from tenacity import (
 from tk9.errors import ResearchError
 from tk9.research.text import counted
 
+log = logging.getLogger(__name__)
+
 TokenCallback = Callable[[int], Awaitable[None]]
 """Called with the number of tokens received so far, after each streamed chunk."""
+RetryCallback = Callable[[str], Awaitable[None]]
+"""Called before a retry's wait with what failed, e.g. ``"HTTP 429; retrying in 2 s (attempt
+2 of 3)"``."""
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -187,6 +194,7 @@ class ChatClient:
         max_tokens: int | None = None,
         json_mode: bool = False,
         on_tokens: TokenCallback | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> Completion:
         """Stream one completion, retrying what a retry can fix; see the module doc."""
         body: dict[str, Any] = {
@@ -209,6 +217,7 @@ class ChatClient:
             wait=self._wait,
             retry=retry_if_exception(_retryable),
             sleep=self._sleep,
+            before_sleep=functools.partial(self._retrying, on_retry=on_retry),
             reraise=True,
         )
         try:
@@ -221,8 +230,8 @@ class ChatClient:
         except _AttemptTimeout as exc:
             raise ResearchError(
                 f"the model at {self.url} did not finish its answer within {t.total:g} s "
-                "(TK9_LLM_TIMEOUT, the overall limit of one call); lower TK9_LLM_MAX_TOKENS "
-                "or use a faster model"
+                "(TK9_LLM_TIMEOUT, the overall limit of one call); raise it, lower the "
+                "max_tokens settings or use a faster model"
             ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
@@ -235,14 +244,40 @@ class ChatClient:
                 return min(asked, self.retry_after_cap)
         return float(self._backoff(state))
 
+    async def _retrying(self, state: RetryCallState, on_retry: RetryCallback | None) -> None:
+        """Log a failed attempt that will be retried, and tell ``on_retry`` (tenacity awaits
+        this because it is a coroutine function, which a lambda would not be)."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        message = (
+            f"{self._cause(exc)}; retrying in {wait:.0f} s "
+            f"(attempt {state.attempt_number + 1} of {self.attempts})"
+        )
+        log.warning("model call to %s failed: %s", self.url, message)
+        if on_retry is not None:
+            await on_retry(message)
+
+    def _cause(self, exc: BaseException | None) -> str:
+        """A failed attempt's cause in a few words."""
+        if isinstance(exc, httpx.HTTPStatusError):
+            return f"the model answered HTTP {exc.response.status_code}"
+        if isinstance(exc, httpx.ReadTimeout):
+            return f"no data from the model for {self.timeouts.read:g} s (read timeout)"
+        if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+            return "the model could not be reached"
+        return f"the call failed ({_reason(exc)})" if exc is not None else "the call failed"
+
     async def _attempt(
         self, client: httpx.AsyncClient, body: dict[str, Any], on_tokens: TokenCallback | None
     ) -> Completion:
+        scope = asyncio.timeout(self.timeouts.total)
         try:
-            async with asyncio.timeout(self.timeouts.total):
+            async with scope:
                 return await self._stream(client, body, on_tokens)
         except TimeoutError as exc:
-            raise _AttemptTimeout() from exc
+            if scope.expired():
+                raise _AttemptTimeout() from exc
+            raise
 
     async def _stream(
         self, client: httpx.AsyncClient, body: dict[str, Any], on_tokens: TokenCallback | None
