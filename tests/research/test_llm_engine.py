@@ -34,7 +34,7 @@ GOOD = "Plants turn light into sugar [1]. Chlorophyll absorbs the light [2]."
 
 
 class Recorder:
-    """A :class:`~tk9.research.llm.Reporter` that keeps what the engine reported."""
+    """A :class:`~tk9.research.llm_progress.Reporter` that keeps what the engine reported."""
 
     def __init__(self) -> None:
         self.updates: list[tuple[AgentName, int, str]] = []

@@ -25,15 +25,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from tk9.errors import ResearchError
-from tk9.events import AgentName, AgentStatus
+from tk9.events import AgentName
 from tk9.research.documents import Document
 from tk9.research.engine import Engine
 from tk9.research.extractive import ExtractiveEngine
 from tk9.research.llm_checks import parse_outline, repeats_prompt, section_problem, trim_to_sentence
 from tk9.research.llm_client import ChatClient, Completion, ModelRejected, Timeouts
+from tk9.research.llm_progress import Reporter, StreamProgress
 from tk9.research.report import Outline, SectionDraft
 from tk9.settings import Settings
 
@@ -49,17 +49,6 @@ JSON_ONLY = (
     "Answer with one JSON object and nothing else — no prose, no code fence — exactly of the "
     'form {"title": "...", "sections": ["...", "..."]}.'
 )
-
-
-class Reporter(Protocol):
-    """Where the engine reports progress and warnings; :class:`~tk9.research.emitter.Emitter`
-    is one."""
-
-    async def agent(
-        self, agent: AgentName, status: AgentStatus, progress: int = 0, message: str = ""
-    ) -> None: ...
-
-    async def warn(self, message: str, agent: AgentName | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,58 +72,6 @@ def numbered(evidence: Sequence[Document]) -> str:
 def _finished(answer: Completion) -> str:
     """The answer's text, without the unfinished sentence a ``max_tokens`` cut leaves."""
     return trim_to_sentence(answer.text) if answer.finish_reason == "length" else answer.text
-
-
-class _Progress:
-    """Turns streamed token counts into throttled agent updates for one call.
-
-    The card's percentage moves through ``span`` as the answer nears its token budget; with
-    no span (sections, written in parallel) it is the share of planned sections finished,
-    as the pipeline itself reports it, so parallel sections do not make it jump about.
-    """
-
-    def __init__(
-        self,
-        engine: LLMEngine,
-        agent: AgentName,
-        label: str,
-        budget: int,
-        span: tuple[int, int] | None,
-    ) -> None:
-        self.engine, self.agent, self.label, self.budget, self.span = (
-            engine,
-            agent,
-            label,
-            budget,
-            span,
-        )
-        self.last = engine.clock()
-
-    async def __call__(self, tokens: int) -> None:
-        now = self.engine.clock()
-        reporter = self.engine.reporter
-        if reporter is None or now - self.last < self.engine.progress_interval:
-            return
-        self.last = now
-        await reporter.agent(
-            self.agent,
-            AgentStatus.RUNNING,
-            self._percent(tokens),
-            f"{self.label} — {tokens} tokens",
-        )
-
-    async def retry(self, message: str) -> None:
-        """A failed attempt is retried: say so on the card (rare, so never throttled)."""
-        if self.engine.reporter is not None:
-            await self.engine.reporter.agent(
-                self.agent, AgentStatus.RUNNING, self._percent(0), f"{self.label} — {message}"
-            )
-
-    def _percent(self, tokens: int) -> int:
-        if self.span is None:
-            return min(99, 100 * self.engine.sections_done // max(1, self.engine.planned))
-        low, high = self.span
-        return min(99, low + int((high - low) * min(1.0, tokens / max(1, self.budget))))
 
 
 class LLMEngine:
@@ -214,7 +151,20 @@ class LLMEngine:
         temperature: float | None = None,
         json_mode: bool = False,
     ) -> Completion:
-        progress = _Progress(self, agent, label, budget, span)
+        def percent(tokens: int) -> int:
+            if span is None:  # sections, in parallel: the share finished, as the pipeline says
+                return 100 * self.sections_done // max(1, self.planned)
+            low, high = span
+            return low + int((high - low) * min(1.0, tokens / max(1, budget)))
+
+        progress = StreamProgress(
+            self.reporter,
+            agent,
+            label,
+            percent,
+            interval=self.progress_interval,
+            clock=self.clock,
+        )
         return await self.client.chat(
             system,
             prompt,
