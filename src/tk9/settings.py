@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     """Tries per model call on connection errors, timeouts, 429 and 5xx."""
     llm_retry_after_max: float = Field(default=30.0, ge=0)
     """Cap on the wait a 429/503 ``Retry-After`` header asks for."""
+    llm_concurrency: int = Field(default=1, ge=1, le=64)
+    """Model calls one run makes at once (sections are written in parallel). Keep it at the
+    server's slot count — llama.cpp ``--parallel``; a queued request gets no data and would
+    hit the read timeout. Hosted APIs take more."""
     llm_max_tokens: int = Field(default=1024, ge=16)
     """``max_tokens`` for a section, the introduction and the conclusion."""
     llm_outline_max_tokens: int = Field(default=512, ge=16)

@@ -66,6 +66,9 @@ class StubState:
     ignore_stream: bool = False
     """Answer with one JSON document even when asked to stream."""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    """Chat requests being answered now, and the most at once."""
     search_headers: list[dict[str, str]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server stops, so stalled streams end."""
@@ -151,6 +154,15 @@ def build_app(state: StubState) -> Starlette:
         state.stream_errors -= failing
 
         async def chunks() -> AsyncIterator[str]:
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            try:
+                async for chunk in _chunks():
+                    yield chunk
+            finally:
+                state.in_flight -= 1
+
+        async def _chunks() -> AsyncIterator[str]:
             for _ in range(state.reasoning_chunks):
                 thought = {"choices": [{"index": 0, "delta": {"reasoning_content": "hm "}}]}
                 yield f"data: {json.dumps(thought)}\n\n"

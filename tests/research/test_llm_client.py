@@ -6,6 +6,7 @@ is asserted without waiting; timeouts are configured short.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -197,3 +198,20 @@ async def test_an_error_inside_the_stream_is_retried(stub: tuple[str, StubState]
         ResearchError, match=r"reported an error mid-answer \(slot unavailable\) after 3 attempts"
     ):
         await client(url, sleeps).chat("sys", "write")
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_calls_in_flight_stay_within_the_concurrency(
+    stub: tuple[str, StubState], concurrency: int
+) -> None:
+    """A one-slot llama.cpp queues extra requests silently; the client must not send them."""
+    url, state = stub
+    state.chunk_delay = 0.01
+    state.replies["section"] = ["w " * 10 + "[1]."] * 3
+    chat = ChatClient(url, "m", None, Timeouts(2, 2, 10), 1, concurrency=concurrency)
+    answers = await asyncio.gather(*(chat.chat("sys", "write") for _ in range(3)))
+    assert all(a.tokens == 11 for a in answers)
+    if concurrency == 1:
+        assert state.max_in_flight == 1
+    else:
+        assert state.max_in_flight > 1

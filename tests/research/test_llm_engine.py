@@ -7,6 +7,7 @@ as warnings and the streaming progress on the agent cards.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -287,3 +288,16 @@ async def test_a_retry_is_shown_on_the_card(stub: tuple[str, StubState]) -> None
         0,
         "Writing the introduction — the model answered HTTP 429; retrying in 0 s (attempt 2 of 2)",
     )
+
+
+async def test_a_section_waiting_for_the_model_says_so(stub: tuple[str, StubState]) -> None:
+    url, state = stub
+    state.chunk_delay = 0.01
+    recorder = Recorder()
+    llm = engine(url, recorder)
+    await asyncio.gather(
+        llm.section("photosynthesis", "Leaves", EVIDENCE),
+        llm.section("photosynthesis", "Light", EVIDENCE),
+    )
+    waiting = [m for _, _, m in recorder.updates if m.endswith("finish another answer")]
+    assert len(waiting) == 1 and state.max_in_flight == 1

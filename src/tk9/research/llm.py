@@ -123,6 +123,7 @@ class LLMEngine:
             ),
             settings.llm_attempts,
             retry_after_cap=settings.llm_retry_after_max,
+            concurrency=settings.llm_concurrency,
         )
         limits = Limits(
             outline_tokens=settings.llm_outline_max_tokens,
@@ -165,6 +166,8 @@ class LLMEngine:
             interval=self.progress_interval,
             clock=self.clock,
         )
+        if self.client.busy:
+            await progress.note("waiting for the model to finish another answer")
         return await self.client.chat(
             system,
             prompt,
@@ -172,7 +175,7 @@ class LLMEngine:
             max_tokens=budget,
             json_mode=json_mode,
             on_tokens=progress,
-            on_retry=progress.retry,
+            on_retry=progress.note,
         )
 
     async def _warn(self, message: str, agent: AgentName, part: str) -> None:

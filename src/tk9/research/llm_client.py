@@ -8,6 +8,9 @@ Why each piece exists (all seen against a real llama.cpp server):
   model that is slow but working is told apart from one that stalled: httpx's *read* timeout
   is the longest silence allowed between two chunks, the *connect* timeout is separate, and an
   optional overall bound caps one attempt. Each received chunk can be reported (progress).
+* At most ``concurrency`` calls are in flight (a llama.cpp server with one slot queues the
+  rest, silently, and a queued request would hit the read timeout); waiting for a slot is not
+  timed.
 * tenacity retries connection errors, timeouts, 429 and 5xx, waiting what ``Retry-After`` says
   (seconds or an HTTP date, capped) or backing off exponentially; any other 4xx is final.
 * After the last attempt the error names the cause, the URL and the attempts made — never an
@@ -150,6 +153,7 @@ class ChatClient:
         retry_after_cap: float = 30.0,
         backoff: float = 0.5,
         sleep: Sleep = asyncio.sleep,
+        concurrency: int = 1,
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
@@ -161,6 +165,12 @@ class ChatClient:
         self.retry_after_cap = retry_after_cap
         self._backoff = wait_exponential(multiplier=backoff, max=retry_after_cap)
         self._sleep = sleep
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a call made now would wait for another to finish first."""
+        return self._slots.locked()
 
     async def complete(
         self,
@@ -221,7 +231,7 @@ class ChatClient:
             reraise=True,
         )
         try:
-            async with httpx.AsyncClient(timeout=timeout) as client:
+            async with self._slots, httpx.AsyncClient(timeout=timeout) as client:
                 async for attempt in retrying:
                     with attempt:
                         return await self._attempt(client, body, on_tokens)

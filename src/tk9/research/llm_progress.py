@@ -2,7 +2,7 @@
 
 A model streams a chunk per token; an event per token would flood the event log and every
 viewer. :class:`StreamProgress` reports at most once per ``interval`` seconds ("Writing the
-introduction — 320 tokens") on an injectable clock, and reports every retry (rare) at once.
+introduction — 320 tokens") on an injectable clock, and reports a wait or a retry (rare) at once.
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ class StreamProgress:
             f"{self.label} — {tokens} tokens",
         )
 
-    async def retry(self, message: str) -> None:
-        """A failed attempt is retried: say so on the card (rare, so never throttled)."""
+    async def note(self, message: str) -> None:
+        """Say something about the call on the card at once: it waits for a slot, a failed
+        attempt is retried (rare, so never throttled)."""
         if self.reporter is not None:
             await self.reporter.agent(
                 self.agent,
