@@ -18,7 +18,7 @@ from tk9.events import AgentName, AgentStatus, EventType, LogLevel, RunStatus
 from tk9.log.memory import MemoryEventLog
 from tk9.research.documents import Document
 from tk9.research.extractive import ExtractiveEngine
-from tk9.research.llm import SYSTEM, Limits, LLMEngine
+from tk9.research.llm import SYSTEM, Limits, LLMEngine, numbered
 from tk9.research.llm_checks import echo_ratio, parse_outline, section_problem, trim_to_sentence
 from tk9.research.llm_client import ChatClient, Timeouts
 from tk9.research.runner import run_research
@@ -301,3 +301,16 @@ async def test_a_section_waiting_for_the_model_says_so(stub: tuple[str, StubStat
     )
     waiting = [m for _, _, m in recorder.updates if m.endswith("finish another answer")]
     assert len(waiting) == 1 and state.max_in_flight == 1
+
+
+def test_pasting_the_evidence_block_back_is_an_echo_but_quoting_is_not() -> None:
+    prompt = f"Report subject: photosynthesis\n\nEvidence:\n{numbered(EVIDENCE)}\n\nWrite."
+    pasted = numbered(EVIDENCE[:1])
+    assert section_problem(pasted, ("Write.",), 2, prompt) == (
+        "repeated the prompt instead of writing the section"
+    )
+    quoted = (
+        "Photosynthesis is the process by which green plants, algae and some bacteria "
+        "convert light energy into chemical energy stored in sugars [1]."
+    )
+    assert section_problem(quoted, ("Write.",), 2, prompt) is None

@@ -304,7 +304,7 @@ class LLMEngine:
                 SYSTEM, ask, agent=agent, label=label, budget=budget, span=span
             )
             text = _finished(answer)
-            problem = section_problem(text, (SYSTEM, instruction), len(evidence))
+            problem = section_problem(text, (SYSTEM, instruction), len(evidence), prompt)
             if problem is None:
                 return text
             log.info("llm answer refused (%s, attempt %d): %s", label, attempt, problem)

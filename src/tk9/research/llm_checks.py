@@ -7,7 +7,8 @@
   valid-looking ``[n]`` markers), when it cites none of its evidence, or when every marker it
   wrote points at nothing. Echoes are measured with word-trigram containment: the share of the
   instruction's trigrams that reappear in the answer. Evidence text is left out of the
-  instruction on purpose — quoting the evidence is allowed, repeating the instructions is not.
+  instruction on purpose — quoting the evidence is allowed, repeating the instructions is not;
+  pasting the numbered evidence block back (its ``[n] Title`` lines) is an echo too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from tk9.research.report import Outline
 
 ECHO_THRESHOLD = 0.5
 """An answer holding at least this share of an instruction's word trigrams repeats it."""
+COPY_THRESHOLD = 0.8
+"""An answer with an evidence header line and this share of its trigrams from the prompt
+pastes the evidence block back."""
 NGRAM = 3
+_HEADER = re.compile(r"^\[\d{1,4}\] \S")
 _WORD = re.compile(r"\w+")
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
@@ -69,9 +74,25 @@ def repeats_prompt(answer: str, instructions: tuple[str, ...]) -> bool:
     return any(echo_ratio(answer, text) >= ECHO_THRESHOLD for text in instructions)
 
 
-def section_problem(answer: str, instructions: tuple[str, ...], evidence_count: int) -> str | None:
+def copies_evidence_block(answer: str, prompt: str) -> bool:
+    """Whether ``answer`` is the prompt's evidence block pasted back: it holds one of the
+    block's ``[n] Title`` header lines and most of its trigrams come from the prompt.
+
+    Quoting a sentence or two is fine; reproducing the numbered block is an echo, and its
+    headers would pass the citation check.
+    """
+    headers = {line.strip() for line in prompt.splitlines() if _HEADER.match(line)}
+    if not headers or not headers & {line.strip() for line in answer.splitlines()}:
+        return False
+    grams = _ngrams(answer)
+    return bool(grams) and len(grams & _ngrams(prompt)) / len(grams) >= COPY_THRESHOLD
+
+
+def section_problem(
+    answer: str, instructions: tuple[str, ...], evidence_count: int, prompt: str = ""
+) -> str | None:
     """Why a section must be refused, in words for a log line, or ``None`` when it is fine."""
-    if repeats_prompt(answer, instructions):
+    if repeats_prompt(answer, instructions) or copies_evidence_block(answer, prompt):
         return "repeated the prompt instead of writing the section"
     check = check_citations(answer, evidence_count)
     if not check.cited:
