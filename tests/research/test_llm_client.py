@@ -14,7 +14,13 @@ from email.utils import format_datetime
 import pytest
 
 from tk9.errors import ResearchError
-from tk9.research.llm_client import ChatClient, ModelRejected, Timeouts, retry_after_seconds
+from tk9.research.llm_client import (
+    ChatClient,
+    ModelRejected,
+    Timeouts,
+    retry_after_seconds,
+    without_thinking,
+)
 
 from .stubs import StubState, serve_stub
 
@@ -215,3 +221,11 @@ async def test_calls_in_flight_stay_within_the_concurrency(
         assert state.max_in_flight == 1
     else:
         assert state.max_in_flight > 1
+
+
+async def test_a_think_block_in_the_content_is_dropped(stub: tuple[str, StubState]) -> None:
+    url, state = stub
+    state.replies["section"] = ["<think>\nThe user wants {json}.\n</think>\n\nPlants [1]."]
+    assert (await client(url).chat("sys", "write")).text == "Plants [1]."
+    assert without_thinking("<think>still thinking when cut off") == ""
+    assert without_thinking("Plants <think> [1].") == "Plants <think> [1]."

@@ -16,7 +16,8 @@ Why each piece exists (all seen against a real llama.cpp server):
 * After the last attempt the error names the cause, the URL and the attempts made — never an
   empty reason.
 
-A server that ignores ``stream`` and answers with one JSON document is accepted too.
+A server that ignores ``stream`` and answers with one JSON document is accepted too, and a
+reasoning model's ``<think>`` block is dropped from the answer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import email.utils
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,6 +106,15 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+_THINKING = re.compile(r"^\s*<think>.*?(</think>|$)", re.DOTALL)
+
+
+def without_thinking(text: str) -> str:
+    """The answer without a leading ``<think>…</think>`` block, which reasoning models
+    (DeepSeek-R1, Qwen3 on Ollama or llama.cpp) put in the content itself."""
+    return _THINKING.sub("", text, count=1).strip()
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -301,7 +312,7 @@ class ChatClient:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 await response.aread()  # a server that ignores "stream": one JSON answer
                 text, reason = _content(response.json())
-                return Completion(text.strip(), reason, 0)
+                return Completion(without_thinking(text), reason, 0)
             parts: list[str] = []
             tokens = 0
             finish: str | None = None
@@ -336,7 +347,7 @@ class ChatClient:
                     tokens = max(tokens, usage["completion_tokens"])
                 if on_tokens is not None and (content or usage or delta):
                     await on_tokens(tokens)
-            return Completion("".join(parts).strip(), finish, tokens)
+            return Completion(without_thinking("".join(parts)), finish, tokens)
 
     def _describe(self, exc: BaseException, attempts: int) -> ResearchError:
         """A final error that says what went wrong, where, and how often it was tried."""
