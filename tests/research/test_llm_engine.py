@@ -314,3 +314,30 @@ def test_pasting_the_evidence_block_back_is_an_echo_but_quoting_is_not() -> None
         "convert light energy into chemical energy stored in sugars [1]."
     )
     assert section_problem(quoted, ("Write.",), 2, prompt) is None
+
+
+async def test_a_stalled_model_fails_the_run_with_the_cause(
+    stub: tuple[str, StubState], settings: Settings, log: MemoryEventLog, tmp_path: Path
+) -> None:
+    url, state = stub
+    state.stall_after = 1
+    llm_settings = settings.model_copy(
+        update={
+            "engine": "llm",
+            "llm_base_url": url,
+            "llm_model": "stub-model",
+            "llm_read_timeout": 0.2,
+            "llm_attempts": 2,
+            "llm_retry_after_max": 0.0,
+        }
+    )
+    session_id = await new_session(log)
+    status = await run_research(log, session_id, "photosynthesis", "en", llm_settings, tmp_path)
+    assert status == RunStatus.FAILED
+    events = await all_events(log, session_id)
+    final = events[-1].payload
+    assert final["error"] == (
+        f"Editor failed: the model at {url}/chat/completions did not answer within 0.2 s "
+        "(read timeout: no data for that long) after 2 attempts"
+    )
+    assert len(state.requests) == 2
