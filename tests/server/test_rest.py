@@ -30,9 +30,13 @@ def test_create_run_and_snapshot(client: TestClient) -> None:
     assert set(snap["agents"]) == {a.value for a in AGENTS}  # type: ignore[arg-type]
     assert snap["seq"] > 0 and snap["epoch"]
     assert {f["language"] for f in snap["files"]} == {"en", "es"}  # type: ignore[attr-defined]
-    listing = client.get("/api/sessions").json()["sessions"]
-    assert listing[0]["session_id"] == sid
-    assert listing[0]["status"] == "completed"
+
+    # the listing's status is metadata written just after the append: eventually consistent
+    def listed() -> dict[str, object] | None:
+        first: dict[str, object] = client.get("/api/sessions").json()["sessions"][0]
+        return first if first["status"] == "completed" else None
+
+    assert wait_until(listed, what="listing to show the run completed")["session_id"] == sid
 
 
 def test_file_download_and_zip(client: TestClient) -> None:
