@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.projection.strategies import payloads
+from tests.server.conftest import make_settings
 from tk9.clock import FakeClock
 from tk9.events import EventType, Payload
 from tk9.log.base import EventLog, append_payload
 from tk9.log.delegate import DelegatingLog
 from tk9.log.memory import MemoryEventLog
 from tk9.log.snapshot_store import MemorySnapshotStore
+from tk9.log.sqlite import SqliteEventLog
 from tk9.projection import project
-from tk9.server.snapshots import SnapshotCache, SnapshotKeeper
+from tk9.server.app import create_app
+from tk9.server.snapshots import SAVE_EVERY, SnapshotCache, SnapshotKeeper
 from tk9.state import SessionState
 
 LOG = EventType.LOG
@@ -140,3 +147,37 @@ async def test_an_evicted_session_restarts_from_its_stored_snapshot(capacity: in
         await log.append("b", LOG, msg(i))
     for sid in ("a", "b"):
         assert await cache.get(sid) == await full_fold(inner, sid)
+
+
+async def test_the_json_answer_is_the_state_and_follows_new_events() -> None:
+    log = MemoryEventLog(clock=FakeClock())
+    cache = SnapshotCache(log, MemorySnapshotStore())
+    await log.create("s", META)
+    await log.append("s", LOG, msg(0))
+    body = await cache.get_json("s")
+    assert json.loads(body) == (await cache.get("s")).model_dump(mode="json")
+    assert await cache.get_json("s") is body
+    await log.append("s", LOG, msg(1))
+    assert json.loads(await cache.get_json("s"))["seq"] == 2
+
+
+def test_a_restarted_server_answers_from_the_stored_snapshot(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, demo_events=0)
+    with TestClient(create_app(settings)) as client:
+        sid = client.post("/api/sessions", json={"subject": "Long one", "language": "en"}).json()[
+            "session_id"
+        ]
+        events = [{"event_type": "log", "payload": msg(i)} for i in range(700)]
+        client.post(f"/api/_test/append/{sid}", json={"events": events}).raise_for_status()
+    with TestClient(create_app(settings)) as client:
+        answer = client.get(f"/api/sessions/{sid}").json()
+
+    async def from_the_log() -> SessionState:
+        async with SqliteEventLog(settings.db_path) as log:
+            return await full_fold(log, sid)
+
+    assert answer == asyncio.run(from_the_log()).model_dump(mode="json")
+    stored = sqlite3.connect(settings.db_path).execute(
+        "SELECT seq FROM snapshots WHERE session_id = ?", (sid,)
+    )
+    assert stored.fetchone()[0] > answer["seq"] - SAVE_EVERY

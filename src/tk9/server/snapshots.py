@@ -68,6 +68,8 @@ class SnapshotCache:
         self._saved: dict[str, int] = {}
         """Seq of the snapshot last stored (or loaded), per session in memory."""
         self._locks: dict[str, asyncio.Lock] = {}
+        self._encoded: dict[str, tuple[SessionState, bytes]] = {}
+        """The JSON of the state in ``_states``, made on the first request that needs it."""
 
     async def get(self, session_id: str) -> SessionState:
         """The snapshot up to the log's current head. Raises ``SessionNotFound``."""
@@ -88,6 +90,17 @@ class SnapshotCache:
             self._keep(session_id, state)
             return state
 
+    async def get_json(self, session_id: str) -> bytes:
+        """:meth:`get` as JSON bytes, encoded once per state (a snapshot is ~150 KB of logs)."""
+        state = await self.get(session_id)
+        cached = self._encoded.get(session_id)
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        body = state.model_dump_json().encode()
+        if self._states.get(session_id) is state:
+            self._encoded[session_id] = (state, body)
+        return body
+
     async def _start(self, info: StreamInfo) -> SessionState:
         """The stored snapshot when it belongs to this stream, else the empty projection."""
         stored = await self.store.load(info.session_id)
@@ -103,6 +116,7 @@ class SnapshotCache:
         while len(self._states) > self._capacity:
             old, _ = self._states.popitem(last=False)
             self._locks.pop(old, None)
+            self._encoded.pop(old, None)
             # ``_saved`` stays: one int per session, so an evicted session that keeps
             # growing is not reloaded from the store on every append
 
@@ -115,6 +129,7 @@ class SnapshotCache:
         self._states.pop(session_id, None)
         self._locks.pop(session_id, None)
         self._saved.pop(session_id, None)
+        self._encoded.pop(session_id, None)
 
     async def delete(self, session_id: str) -> None:
         """Forget the session here and in the store."""
