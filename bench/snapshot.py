@@ -15,8 +15,10 @@ production), then
   event, encode the JSON answer) — what ``GET /api/sessions/{id}`` costs a live session.
 
 ``--repeats`` of each, p50/p99 of the wall time, and of the process's CPU time for the cold
-read (what it costs, whatever else the machine runs). Redis sessions stop at 100k events (one
-append per round trip).
+read (what it costs, whatever else the machine runs). Before measuring, the heap so far is
+frozen (``gc.freeze()``), as ``tk9 serve`` freezes its start-up heap: otherwise a full cyclic
+collection of everything the bench imported and built (30–60 ms) lands in some samples.
+Redis sessions stop at 100k events (one append per round trip).
 
 Part 2, against a real ``tk9 serve`` (SQLite, test hooks on) holding a ``--join``-event session:
 ``GET /api/sessions/{id}`` over HTTP (also the first one after a restart), a fresh WebSocket
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -126,6 +129,8 @@ async def measure_backend(kind: str, n: int, repeats: int, tmp: Path, redis_url:
         filled = time.perf_counter() - t0
         stored = await store.load("long")
         lag = n - (stored.seq if stored else 0)
+        gc.collect()
+        gc.freeze()  # as ``tk9 serve`` does after start-up: see the module docstring
         cold, cold_cpu, served = [], [], []
         for _ in range(repeats):
             t, c = time.perf_counter(), time.process_time()
@@ -242,12 +247,20 @@ async def ws_join(server: Server, sid: str, head: int) -> float:
 
 
 async def sse_join(http: httpx.AsyncClient, server: Server, sid: str, head: int) -> float:
+    """Like :func:`ws_join`: every ``data:`` line is parsed as JSON, as a client would.
+
+    The lines are split from raw chunks: httpx's ``aiter_lines`` alone costs ~35 % more than the
+    whole stream takes to arrive, and would be measured instead of the server.
+    """
     t0 = time.perf_counter()
     url = f"{server.base}/api/sessions/{sid}/stream"
+    rest = b""
     async with http.stream("GET", url, params={"after": "0"}) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("data:") and last_seq(json.loads(line[5:])) >= head:
-                return time.perf_counter() - t0
+        async for chunk in response.aiter_raw():
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                if line.startswith(b"data:") and last_seq(json.loads(line[5:])) >= head:
+                    return time.perf_counter() - t0
     raise RuntimeError("SSE stream ended before the head")
 
 
