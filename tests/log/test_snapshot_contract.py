@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -174,3 +175,31 @@ async def test_a_stored_snapshot_survives_reopening(pair: Pair, tmp_path: Path) 
         assert await second.load("s1") == state
     finally:
         await second.close()
+
+
+async def test_a_cold_reader_folds_only_the_events_after_the_stored_snapshot(
+    log: EventLog, store: SnapshotStore
+) -> None:
+    """What a restarted server or another process sharing the log does, on every backend."""
+    from tk9.server.snapshots import SnapshotCache, SnapshotKeeper, state_from_info
+
+    keeper = SnapshotKeeper(log, SnapshotCache(log, store, save_every=8))
+    await log.create("s1", {"subject": "bees"})
+    for i in range(30):
+        await keeper.append("s1", EventType.LOG, {"level": "info", "message": f"m{i}"})
+    stored = await store.load("s1")
+    assert stored is not None and 30 - 8 < stored.seq <= 30
+
+    reads: list[int] = []
+    real_read = log.read
+
+    async def counted(session_id: str, after: int, limit: int = 1000) -> list[Any]:
+        reads.append(after)
+        return await real_read(session_id, after, limit)
+
+    log.read = counted  # type: ignore[method-assign]
+    cold = await SnapshotCache(log, store).get("s1")
+    log.read = real_read  # type: ignore[method-assign]
+    empty = state_from_info(await log.info("s1"))
+    assert cold == fold(await log.read("s1", 0, 100), empty)
+    assert reads in ([], [stored.seq])
