@@ -114,9 +114,11 @@ async def list_sessions(ctx: Ctx) -> SessionList:
     return SessionList(sessions=out)
 
 
-@router.get("/api/sessions/{session_id}")
-async def get_snapshot(session_id: str, ctx: Ctx) -> SessionState:
-    return await ctx.snapshots.get(parse_session_id(session_id))
+@router.get("/api/sessions/{session_id}", response_model=SessionState)
+async def get_snapshot(session_id: str, ctx: Ctx) -> Response:
+    """The snapshot, as JSON encoded once per seq (not re-validated and re-encoded per request)."""
+    body = await ctx.snapshots.get_json(parse_session_id(session_id))
+    return Response(content=body, media_type="application/json")
 
 
 @router.post("/api/sessions/{session_id}/cancel", status_code=202)
