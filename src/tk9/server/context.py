@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from tk9.clock import Clock
 from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
+from tk9.server.broadcast import Broadcasts
 from tk9.server.frames import FrameCache
 from tk9.server.hub import Hub
 from tk9.server.metrics import Metrics
@@ -46,6 +47,11 @@ class AppContext:
     snapshots: SnapshotCache
     hub: Hub = field(default_factory=Hub)
     frames: FrameCache = field(default_factory=FrameCache)
+    broadcasts: Broadcasts = field(init=False)
+    """Per-session push to caught-up viewers (see :mod:`tk9.server.broadcast`)."""
+
+    def __post_init__(self) -> None:
+        self.broadcasts = Broadcasts(self)
 
     @property
     def protocol_config(self) -> ProtocolConfig:
