@@ -200,6 +200,33 @@ def test_cumulative_ack_reports_lag() -> None:
     assert c.stats.acked == 2
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"ack","seq":true}',
+        '{"type":"ack","seq":1.0}',
+        '{"type":"ack","seq":1,"x":1}',
+        '{"type":"ack"}',
+    ],
+)
+def test_ack_fast_path_changes_no_verdict(frame: str) -> None:
+    """Only the exact valid shape skips pydantic; anything else gets pydantic's verdict."""
+    from tk9.protocol.messages import CLIENT_FRAME
+
+    clock = FakeClock()
+    c = conn(clock)
+    c.feed([ev(1), ev(2)], clock.monotonic())
+    try:
+        expected: object = CLIENT_FRAME.validate_json(frame)
+    except Exception:
+        expected = None
+    out = c.receive(frame, clock.monotonic())
+    if expected is None:
+        assert isinstance(out[0], Close) and out[0].code == CloseCode.MALFORMED_FRAME
+    else:
+        assert not any(isinstance(o, Close) for o in out)
+
+
 def test_ack_beyond_delivered_is_a_forged_cursor() -> None:
     clock = FakeClock()
     c = conn(clock)

@@ -80,8 +80,9 @@ class WsDriver:
         return await self.viewer.send_outputs(outputs)
 
     async def reader(self) -> None:
+        receive = self.ws._receive  # raw ASGI: the socket is accepted, no state to track
         while True:
-            message = await self.ws.receive()
+            message = await receive()
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(message.get("code", 1005))
             data = message.get("text")
