@@ -76,7 +76,7 @@ class Peer:
                 return httpx.get(f"http://127.0.0.1:{self.port}/health").status_code == 200
             with __import__("socket").create_connection(("127.0.0.1", self.port), 0.2):
                 return True
-        except OSError:
+        except (OSError, httpx.TransportError):
             return False
 
     @property
@@ -100,7 +100,7 @@ class Peer:
             await ws.recv()
 
     async def close(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
 
@@ -123,6 +123,13 @@ class Tk9(Tk9Target):  # type: ignore[misc]
 
 
 async def measure(target: Peer | Tk9, args: argparse.Namespace) -> dict[str, object]:
+    try:
+        return await _measure(target, args)
+    finally:
+        await target.close()
+
+
+async def _measure(target: Peer | Tk9, args: argparse.Namespace) -> dict[str, object]:
     sids = await target.start(args.sessions)
     stats, stop = Stats(), asyncio.Event()
     tasks = [
@@ -143,7 +150,6 @@ async def measure(target: Peer | Tk9, args: argparse.Namespace) -> dict[str, obj
     cpu = cpu_seconds(target.pid) - cpu0
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await target.close()
     ms = [x * 1000 for x in stats.latencies]
     return {
         "server": target.name,
