@@ -1,18 +1,21 @@
 """The server side of one subscription, as a pure state machine.
 
-The WebSocket endpoint is a thin loop around :class:`ServerConnection`:
+The delivery path (``tk9.server.delivery``, the same for every transport) drives it:
 
 1. it computes the resume decision (:func:`tk9.protocol.cursor.decide_resume`) and calls
    :meth:`ServerConnection.start` (replay) or :meth:`ServerConnection.start_with_reset`;
-2. while :meth:`read_request` says so, it reads that many entries after the cursor from the
-   log and hands them to :meth:`feed`, which returns the frames to send (duplicates dropped,
-   gaps refused — the handoff from history to live is just "read after the cursor" again);
-3. every client text frame goes through :meth:`receive`;
-4. it calls :meth:`tick` at :meth:`next_deadline` for heartbeats;
-5. after each frame is written to the socket it calls :meth:`sent`.
+2. *pull*: while :meth:`read_request` says so, it reads that many entries after the cursor and
+   hands them to :meth:`feed`, which returns the frames to send — duplicates dropped, and a gap
+   answered explicitly with a ``resync`` :class:`Close` (``[]`` only ever means nothing new);
+3. *push*: a viewer that is caught up gets shared, pre-encoded batches from its session's
+   broadcaster, which asks :meth:`can_push` and reports :meth:`pushed` (no frame is built);
+4. every client text frame goes through :meth:`receive`;
+5. it calls :meth:`tick` at :meth:`next_deadline` for heartbeats and the slow-consumer
+   watchdog (the only one: transports keep no timeout of their own);
+6. after frames are written to the socket it calls :meth:`sent`.
 
 Nothing here blocks or does I/O; time is passed in as ``now`` (monotonic seconds). A viewer
-that stops reading holds at most ``outbound_limit`` frames in flight: the connection simply
+that stops reading holds at most ``outbound_limit`` events in flight: the connection simply
 stops asking for more, and catches up from the log when the socket drains. The producer and
 other viewers never wait for it.
 """
