@@ -58,17 +58,59 @@ def test_replay_then_live_without_gap_or_duplicate() -> None:
     assert c.stats.duplicates_dropped == 3
 
 
-def test_gap_is_refused_not_skipped() -> None:
+def test_gap_sends_the_prefix_then_says_resync() -> None:
     clock = FakeClock()
     c = conn(clock)
-    assert seqs(c.feed([ev(1), ev(3)], clock.monotonic())) == [1]
-    assert c.cursor == 1  # the driver reads after 1 again; 3 is never sent before 2
+    out = c.feed([ev(1), ev(3)], clock.monotonic())
+    assert seqs(out[:-1]) == [1]
+    close = out[-1]
+    assert isinstance(close, Close)  # explicit: never a silent [] and never a re-read loop
+    assert close.code == CloseCode.TRY_AGAIN_LATER
+    assert close.frame is not None and close.frame.code == "resync" and close.frame.retryable
+    assert c.cursor == 1  # 3 is never sent before 2
+    assert c.read_request() == 0
+    assert c.feed([ev(2)], clock.monotonic()) == [close]  # closed stays closed
 
 
 def test_other_epoch_is_never_sent() -> None:
     clock = FakeClock()
     c = conn(clock)
-    assert seqs(c.feed([ev(1, epoch="other")], clock.monotonic())) == []
+    out = c.feed([ev(1, epoch="other")], clock.monotonic())
+    assert len(out) == 1 and isinstance(out[0], Close) and "re-created" in out[0].reason
+
+
+def test_nothing_new_is_the_only_empty_answer() -> None:
+    clock = FakeClock()
+    c = conn(clock)
+    c.feed([ev(1), ev(2)], clock.monotonic())
+    assert c.feed([ev(1), ev(2)], clock.monotonic()) == []
+    assert c.closed is None
+
+
+def test_push_accounts_a_shared_frame_without_building_one() -> None:
+    clock = FakeClock()
+    c = conn(clock)
+    c.feed([ev(1)], clock.monotonic())
+    c.sent(1, clock.monotonic())
+    assert not c.can_push(3) and c.can_push(2)
+    c.pushed(2, 4, clock.monotonic())
+    assert c.cursor == 4 and c.stats.delivered == 4
+    assert c.read_request() == 4  # a completed push holds nothing in flight
+    assert c.feed([ev(4), ev(5)], clock.monotonic())[0] == EventFrame.model_construct(event=ev(5))
+
+
+def test_without_heartbeats_only_the_send_watchdog_ticks() -> None:
+    clock = FakeClock()
+    c = conn(clock)
+    c.heartbeats = False
+    assert c.next_deadline() is None
+    clock.advance(1000)
+    assert c.tick(clock.monotonic()) == []
+    c.feed([ev(1)], clock.monotonic())
+    assert c.next_deadline() == clock.monotonic() + 30
+    clock.advance(30)
+    out = c.tick(clock.monotonic())
+    assert isinstance(out[0], Close) and out[0].code == CloseCode.SLOW_CONSUMER
 
 
 def test_outbound_is_bounded_by_what_the_transport_accepted() -> None:
@@ -156,6 +198,33 @@ def test_cumulative_ack_reports_lag() -> None:
     assert c.receive('{"type":"ack","seq":2}', clock.monotonic()) == [AckObserved(2, 0.25)]
     assert c.receive('{"type":"ack","seq":1}', clock.monotonic()) == []  # not cumulative progress
     assert c.stats.acked == 2
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"ack","seq":true}',
+        '{"type":"ack","seq":1.0}',
+        '{"type":"ack","seq":1,"x":1}',
+        '{"type":"ack"}',
+    ],
+)
+def test_ack_fast_path_changes_no_verdict(frame: str) -> None:
+    """Only the exact valid shape skips pydantic; anything else gets pydantic's verdict."""
+    from tk9.protocol.messages import CLIENT_FRAME
+
+    clock = FakeClock()
+    c = conn(clock)
+    c.feed([ev(1), ev(2)], clock.monotonic())
+    try:
+        expected: object = CLIENT_FRAME.validate_json(frame)
+    except Exception:
+        expected = None
+    out = c.receive(frame, clock.monotonic())
+    if expected is None:
+        assert isinstance(out[0], Close) and out[0].code == CloseCode.MALFORMED_FRAME
+    else:
+        assert not any(isinstance(o, Close) for o in out)
 
 
 def test_ack_beyond_delivered_is_a_forged_cursor() -> None:

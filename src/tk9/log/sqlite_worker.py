@@ -210,8 +210,9 @@ class Worker:
             _rollback(conn)
             error = storage_error(exc)
             outcomes = [(None, error)] * len(batch)
-        for job, (result, failure) in zip(batch, outcomes, strict=True):
-            self._post(_deliver, job, result, failure)
+        # one hand-off to the loop per transaction, not per append: each hand-off is a wake-up
+        # of the loop and a GIL round trip between this thread and the loop's
+        self._post(_deliver_all, list(zip(batch, outcomes, strict=True)))
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
         if self._loop is None:
@@ -230,6 +231,12 @@ def _deliver(job: _Job, result: Any, error: Exception | None) -> None:
         job.future.set_exception(error)
     else:
         job.future.set_result(result)
+
+
+def _deliver_all(items: list[tuple[_Job, tuple[Any, Exception | None]]]) -> None:
+    """On the loop: :func:`_deliver` every append of one transaction, in commit order."""
+    for job, (result, error) in items:
+        _deliver(job, result, error)
 
 
 def _resolve_stopped(fut: asyncio.Future[None] | None) -> None:

@@ -1,18 +1,21 @@
 """The server side of one subscription, as a pure state machine.
 
-The WebSocket endpoint is a thin loop around :class:`ServerConnection`:
+The delivery path (``tk9.server.delivery``, the same for every transport) drives it:
 
 1. it computes the resume decision (:func:`tk9.protocol.cursor.decide_resume`) and calls
    :meth:`ServerConnection.start` (replay) or :meth:`ServerConnection.start_with_reset`;
-2. while :meth:`read_request` says so, it reads that many entries after the cursor from the
-   log and hands them to :meth:`feed`, which returns the frames to send (duplicates dropped,
-   gaps refused — the handoff from history to live is just "read after the cursor" again);
-3. every client text frame goes through :meth:`receive`;
-4. it calls :meth:`tick` at :meth:`next_deadline` for heartbeats;
-5. after each frame is written to the socket it calls :meth:`sent`.
+2. *pull*: while :meth:`read_request` says so, it reads that many entries after the cursor and
+   hands them to :meth:`feed`, which returns the frames to send — duplicates dropped, and a gap
+   answered explicitly with a ``resync`` :class:`Close` (``[]`` only ever means nothing new);
+3. *push*: a viewer that is caught up gets shared, pre-encoded batches from its session's
+   broadcaster, which asks :meth:`can_push` and reports :meth:`pushed` (no frame is built);
+4. every client text frame goes through :meth:`receive`;
+5. it calls :meth:`tick` at :meth:`next_deadline` for heartbeats and the slow-consumer
+   watchdog (the only one: transports keep no timeout of their own);
+6. after frames are written to the socket it calls :meth:`sent`.
 
 Nothing here blocks or does I/O; time is passed in as ``now`` (monotonic seconds). A viewer
-that stops reading holds at most ``outbound_limit`` frames in flight: the connection simply
+that stops reading holds at most ``outbound_limit`` events in flight: the connection simply
 stops asking for more, and catches up from the log when the socket drains. The producer and
 other viewers never wait for it.
 """
@@ -117,6 +120,9 @@ class ServerConnection:
     _sent_at: OrderedDict[int, float] = field(default_factory=OrderedDict)
     """Send time of each recent frame, keyed by its last seq (for the ack lag metric)."""
     _hb: _Heartbeat | None = None
+    heartbeats: bool = True
+    """Send pings and expect answers (WebSocket). SSE has no client frames: ``False`` keeps
+    only the slow-consumer watchdog."""
 
     # --- start ------------------------------------------------------------------------------
 
@@ -160,28 +166,39 @@ class ServerConnection:
         return max(0, self.config.outbound_limit - self._in_flight)
 
     def feed(self, events: Sequence[Event], now: float) -> list[Output]:
-        """Entries read from the log after :attr:`cursor`; returns frames to send, in order.
+        """Entries read from the log after :attr:`cursor`; returns what to do, in order.
 
-        Entries at or below the cursor are dropped (duplicates). The first new entry must be
-        ``cursor + 1``: anything else is a gap, which is refused (nothing is sent, the cursor
-        stays, and the driver reads again) — a viewer never receives a hole. Consecutive
-        events go out together in ``events`` frames of at most ``max_batch_events``.
+        * ``[]`` means exactly one thing: nothing new (everything was at or below the cursor,
+          dropped as duplicates).
+        * Otherwise the frames to send: consecutive events go out together in ``events``
+          frames of at most ``max_batch_events``.
+        * A gap — the first new entry is not ``cursor + 1``, or belongs to another epoch — is
+          never skipped and never retried: the contiguous prefix (if any) is sent, then a
+          :class:`Close` with code 1013 and error ``resync`` ends the connection. The client
+          resumes from its cursor and the resume decision answers with a ``reset``
+          (the entries were trimmed, or the stream was re-created).
         """
         if self.closed is not None:
-            return []
+            return [self.closed]
         fresh: list[Event] = []
+        gap: Event | None = None
         for event in events:
             if event.seq <= self.cursor:
                 self.stats.duplicates_dropped += 1
                 continue
             if event.seq != self.cursor + 1 or event.epoch != self.epoch:
+                gap = event
                 break
             self.cursor = event.seq
             if event.seq <= self.head_at_start:
                 self.stats.replayed += 1
             fresh.append(event)
-        if not fresh:
-            return []
+        out = self._frames(fresh, now) if fresh else []
+        if gap is not None:
+            out.append(self._resync(gap))
+        return out
+
+    def _frames(self, fresh: list[Event], now: float) -> list[Output]:
         self.stats.delivered += len(fresh)
         self._in_flight += len(fresh)
         if self._oldest_unsent_at is None:
@@ -191,14 +208,49 @@ class ServerConnection:
         out: list[Output] = []
         for i in range(0, len(fresh), step):
             chunk = fresh[i : i + step]
-            self._sent_at[chunk[-1].seq] = now
-            if len(self._sent_at) > _LAG_FRAMES:
-                self._sent_at.popitem(last=False)
+            self._remember_sent(chunk[-1].seq, now)
             if len(chunk) == 1:
                 out.append(EventFrame.model_construct(event=chunk[0]))
             else:
                 out.append(EventsFrame.model_construct(events=chunk))
         return out
+
+    def _remember_sent(self, seq: int, now: float) -> None:
+        self._sent_at[seq] = now
+        if len(self._sent_at) > _LAG_FRAMES:
+            self._sent_at.popitem(last=False)
+
+    def _resync(self, gap: Event) -> Close:
+        if gap.epoch != self.epoch:
+            why = f"stream re-created (epoch {gap.epoch[:16]}) after seq {self.cursor}"
+        else:
+            why = f"log gap: seq {gap.seq} follows {self.cursor}"
+        return self._close(CloseCode.TRY_AGAIN_LATER, why, "resync")
+
+    # --- push (the broadcaster wrote a shared frame) -----------------------------------------
+
+    def can_push(self, first_seq: int) -> bool:
+        """Whether a broadcast frame starting at ``first_seq`` is exactly what comes next."""
+        return self.closed is None and self.started and self.cursor == first_seq - 1
+
+    def pushed(self, first_seq: int, last_seq: int, now: float, *, pending: bool = False) -> None:
+        """The broadcaster wrote events ``first_seq..last_seq`` (one shared frame) to the
+        transport: account for it like :meth:`feed` followed by :meth:`sent`. With
+        ``pending`` the write has not completed yet (the socket was not writable): the events
+        count as in flight until :meth:`sent`, so the slow-consumer watchdog runs.
+
+        Call only when :meth:`can_push` said so; no frame object is built per viewer.
+        """
+        count = last_seq - first_seq + 1
+        if pending:
+            self._in_flight += count
+            if self._oldest_unsent_at is None:
+                self._oldest_unsent_at = now
+        self.cursor = last_seq
+        self.stats.delivered += count
+        if last_seq <= self.head_at_start:
+            self.stats.replayed += min(count, self.head_at_start - first_seq + 1)
+        self._remember_sent(last_seq, now)
 
     def sent(self, count: int, now: float) -> None:
         """``count`` events (not frames) were written to the transport."""
@@ -248,6 +300,11 @@ class ServerConnection:
             raise ProtocolError(
                 f"unknown frame type {raw['type'][:32]!r}", CloseCode.UNKNOWN_FRAME_TYPE
             )
+        if raw["type"] == "ack" and len(raw) == 2:
+            # the frame a viewer sends most: a valid one skips the generic validator
+            seq = raw.get("seq")
+            if type(seq) is int and seq >= 0:
+                return Ack.model_construct(seq=seq)
         try:
             return CLIENT_FRAME.validate_python(raw)
         except ValidationError as exc:
@@ -283,6 +340,10 @@ class ServerConnection:
         """When :meth:`tick` must next be called (monotonic seconds), or ``None``."""
         if self._hb is None or self.closed is not None:
             return None
+        if not self.heartbeats:
+            if self._oldest_unsent_at is None:
+                return None
+            return self._oldest_unsent_at + self.config.send_timeout
         deadline = self._hb.last_ping_at + self.config.heartbeat_interval
         if self._hb.ping_outstanding_at is not None:
             deadline = min(deadline, self._hb.ping_outstanding_at + self.config.heartbeat_timeout)
@@ -306,6 +367,8 @@ class ServerConnection:
                     "slow_consumer",
                 )
             ]
+        if not self.heartbeats:
+            return []
         if (
             hb.ping_outstanding_at is not None
             and now >= hb.ping_outstanding_at + self.config.heartbeat_timeout

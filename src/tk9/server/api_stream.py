@@ -1,23 +1,43 @@
-"""Long-poll and Server-Sent Events: the same cursor, the same resume decision as WebSocket."""
+"""Long-poll and Server-Sent Events: the same cursor, the same resume decision as WebSocket.
+
+SSE is a port of the shared delivery path (:mod:`tk9.server.delivery`): the same pump pulls
+until caught up and the session's broadcaster pushes to it after that. Its writes go into a
+small bounded buffer that the response body drains (``sse_starlette`` owns the socket and its
+keepalive); a full buffer is a write that suspends, exactly like a WebSocket that is not
+writable. Long-poll is one read through the same :meth:`ServerConnection.feed`; a gap there is
+answered like a stale cursor, with a ``reset``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from tk9.protocol.cursor import parse_cursor
-from tk9.protocol.messages import EventFrame, EventsPage, Hello, Reset, frame_events
+from tk9.events import Event
+from tk9.protocol.connection import Close, Output
+from tk9.protocol.cursor import Cursor, parse_cursor
+from tk9.protocol.messages import (
+    ErrorFrame,
+    EventsPage,
+    Hello,
+    Reset,
+    frame_events,
+)
 from tk9.server.context import AppContext, Ctx
+from tk9.server.delivery import Closed, Data, Viewer
 from tk9.server.hub import LiveConnection
 from tk9.server.logging import get_logger
 from tk9.server.paths import parse_session_id
 from tk9.server.subscribe import Subscription, open_subscription
 
 router = APIRouter()
+
+_SSE_BUFFER = 16
+"""Writes an SSE stream may hold before its writes suspend (each is one batch of events)."""
 
 
 @router.get("/api/sessions/{session_id}/events")
@@ -32,6 +52,17 @@ async def long_poll(
     """Events after the cursor; with ``wait`` > 0, hold the request until one arrives."""
     sid = parse_session_id(session_id)
     cursor = parse_cursor(after, epoch)
+    page = await _poll_once(ctx, sid, cursor, limit, wait)
+    if page is None:  # a gap under our read (trimmed meanwhile): decide again -> reset
+        page = await _poll_once(ctx, sid, cursor, limit, 0)
+    if page is None:
+        raise RuntimeError("log keeps changing under the cursor")  # pragma: no cover
+    return page
+
+
+async def _poll_once(
+    ctx: AppContext, sid: str, cursor: Cursor, limit: int, wait: float
+) -> EventsPage | None:
     conn_id = ctx.hub.new_id("poll")
     sub = await open_subscription(ctx, sid, cursor, "poll", conn_id)
     conn = sub.conn
@@ -41,8 +72,10 @@ async def long_poll(
         timeout = min(wait, ctx.settings.longpoll_max_wait)
         if await ctx.log.wait(sid, conn.cursor, timeout):
             events = await ctx.log.read(sid, conn.cursor, limit)
-    frames = conn.feed(events, ctx.clock.monotonic())
-    delivered = [e for f in frames for e in frame_events(f)]
+    outs = conn.feed(events, ctx.clock.monotonic())
+    if any(isinstance(o, Close) for o in outs):
+        return None
+    delivered = [e for f in outs for e in frame_events(f)]
     ctx.metrics.delivered.labels(transport="poll").inc(len(delivered))
     head = delivered[-1].seq if delivered else max(conn.cursor, sub.info.last_seq)
     return EventsPage(
@@ -50,40 +83,61 @@ async def long_poll(
     )
 
 
-def _sse(frame: Hello | Reset | EventFrame) -> ServerSentEvent:
-    if isinstance(frame, EventFrame):
-        return ServerSentEvent(data=frame.event.to_json(), event="event", id=str(frame.event.seq))
-    if isinstance(frame, Reset):
-        return ServerSentEvent(
-            data=frame.model_dump_json(), event="reset", id=str(frame.snapshot.seq)
-        )
-    return ServerSentEvent(data=frame.model_dump_json(), event="hello")
+def _event_bytes(event: Event) -> bytes:
+    return ServerSentEvent(data=event.to_json(), event="event", id=str(event.seq)).encode()
 
 
-async def _sse_stream(
-    ctx: AppContext, request: Request, sub: Subscription, stop: asyncio.Event
-) -> AsyncIterator[ServerSentEvent]:
-    conn, sid = sub.conn, sub.conn.session_id
-    for frame in sub.opening:
-        if isinstance(frame, Hello | Reset | EventFrame):
-            yield _sse(frame)
-    while not stop.is_set():
-        events = await ctx.log.read(sid, conn.cursor, ctx.settings.replay_batch)
-        if not events:
-            waiter = asyncio.create_task(ctx.log.wait(sid, conn.cursor, 30.0))
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            continue
-        frames = conn.feed(events, ctx.clock.monotonic())
-        sent = 0
-        for frame in frames:
-            for event in frame_events(frame):  # SSE: one message per event, id = its seq
-                yield _sse(EventFrame.model_construct(event=event))
-                sent += 1
-        conn.sent(sent, ctx.clock.monotonic())
-        ctx.metrics.delivered.labels(transport="sse").inc(sent)
+class SsePort:
+    """SSE messages (one per event, ``id`` = its seq) into a bounded buffer the body drains."""
+
+    kind = "sse"
+    __slots__ = ("queue",)
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(_SSE_BUFFER)
+
+    def encode_events(self, events: list[Event]) -> Data:
+        return b"".join(_event_bytes(e) for e in events)
+
+    def encode_control(self, frame: Output) -> Data | None:
+        if isinstance(frame, Reset):
+            data = frame.model_dump_json()
+            return ServerSentEvent(data=data, event="reset", id=str(frame.snapshot.seq)).encode()
+        if isinstance(frame, Hello):
+            return ServerSentEvent(data=frame.model_dump_json(), event="hello").encode()
+        if isinstance(frame, ErrorFrame):
+            return ServerSentEvent(data=frame.model_dump_json(), event="error").encode()
+        return None  # no pings/pongs: sse_starlette's keepalive covers SSE
+
+    def send(self, data: Data) -> Coroutine[Any, Any, None]:
+        return self.queue.put(data if isinstance(data, bytes) else data.encode())
+
+
+async def _run_sse(ctx: AppContext, viewer: Viewer, port: SsePort, stop: asyncio.Event) -> str:
+    """The pump, until it closes or the server drops the stream; ends the body either way."""
+    pump = asyncio.ensure_future(viewer.pump())
+    stopper = asyncio.ensure_future(stop.wait())
+    reason = "dropped by the server"
+    try:
+        await asyncio.wait({pump, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if pump.done() and not pump.cancelled():
+            exc = pump.exception()
+            if isinstance(exc, Closed):
+                reason = exc.close.reason
+                if exc.close.frame is not None:
+                    data = port.encode_control(exc.close.frame)
+                    if data is not None and not port.queue.full():
+                        port.queue.put_nowait(data if isinstance(data, bytes) else data.encode())
+            elif exc is not None:
+                reason = f"error {exc!r}"
+    finally:
+        for task in (pump, stopper):
+            task.cancel()
+        await asyncio.wait({pump, stopper})
+        if port.queue.full():
+            port.queue.get_nowait()
+        port.queue.put_nowait(None)
+    return reason
 
 
 @router.get("/api/sessions/{session_id}/stream")
@@ -99,7 +153,8 @@ async def sse_stream(
     sid = parse_session_id(session_id)
     cursor = parse_cursor(after, epoch, last_event_id)
     conn_id = ctx.hub.new_id("sse")
-    sub = await open_subscription(ctx, sid, cursor, "sse", conn_id)
+    sub: Subscription = await open_subscription(ctx, sid, cursor, "sse", conn_id)
+    sub.conn.heartbeats = False
     stop = asyncio.Event()
 
     async def drop(code: int) -> None:
@@ -108,16 +163,26 @@ async def sse_stream(
     live = LiveConnection(conn_id, sid, "sse", drop)
     log = get_logger(session_id=sid, conn_id=conn_id, transport="sse")
 
-    async def stream() -> AsyncIterator[ServerSentEvent]:
+    async def stream() -> AsyncIterator[bytes]:
+        port = SsePort()
+        viewer = Viewer(ctx, sub.conn, port, "sse")
+        for frame in sub.opening:
+            data = port.encode_control(frame)
+            if data is not None:
+                yield data if isinstance(data, bytes) else data.encode()
         ctx.hub.add(live)
+        ctx.broadcasts.attach(sid, sub.info.last_seq)
         ctx.metrics.connections.labels(transport="sse").inc()
         ctx.metrics.connections_total.labels(transport="sse").inc()
+        runner = asyncio.ensure_future(_run_sse(ctx, viewer, port, stop))
         reason = "client went away"
         try:
-            async for item in _sse_stream(ctx, request, sub, stop):
-                yield item
-            reason = "dropped by the server"
+            while (chunk := await port.queue.get()) is not None:
+                yield chunk
+            reason = await runner
         finally:
+            runner.cancel()
+            ctx.broadcasts.detach(sid)
             ctx.hub.remove(live)
             ctx.metrics.connections.labels(transport="sse").dec()
             log.info(

@@ -39,6 +39,8 @@ class ProduceBody(BaseModel):
     events: int = Field(ge=1, le=1_000_000)
     batch: int = Field(default=10, ge=1, le=1_000)
     padding: str = Field(default="", max_length=4096)
+    rate: float = Field(default=0, ge=0, le=100_000)
+    """Events/s per session, one ``append`` each (0: as fast as possible, ``batch`` at a time)."""
 
 
 class ScriptedSession(BaseModel):
@@ -64,10 +66,26 @@ async def scripted_session(body: ScriptedSession, ctx: Ctx) -> dict[str, str]:
 
 @router.post("/produce")
 async def produce(body: ProduceBody, ctx: Ctx) -> dict[str, int]:
-    """Append ``events`` log events to each session, ``batch`` at a time; returns when done."""
+    """Append ``events`` log events to each session; returns when done.
+
+    With ``rate`` each session's producer appends one event at a time on a fixed schedule
+    (how research runs append); without it, ``batch`` at a time as fast as it can.
+    """
     sids = [parse_session_id(s) for s in body.session_ids]
     for sid in sids:
         await ctx.log.info(sid)
+
+    async def paced(i: int, sid: str) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / body.rate
+        due = loop.time() + period * i / len(sids)  # phases spread over one period
+        for n in range(body.events):
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            payload = {"level": "info", "message": f"bench {n} {body.padding}"}
+            await ctx.log.append(sid, EventType.LOG, validate_payload(EventType.LOG, payload))
+            due += period
 
     async def one(sid: str) -> None:
         for start in range(0, body.events, body.batch):
@@ -77,7 +95,10 @@ async def produce(body: ProduceBody, ctx: Ctx) -> dict[str, int]:
             ]
             await ctx.log.append_many(sid, [(k, validate_payload(k, p)) for k, p in items])
 
-    await asyncio.gather(*(one(sid) for sid in sids))
+    if body.rate > 0:
+        await asyncio.gather(*(paced(i, sid) for i, sid in enumerate(sids)))
+    else:
+        await asyncio.gather(*(one(sid) for sid in sids))
     return {"appended": body.events * len(sids)}
 
 

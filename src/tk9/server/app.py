@@ -92,6 +92,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         finally:
             await ctx.runs.shutdown()
             await ctx.hub.drop_all(1012)
+            await ctx.broadcasts.close()
             await log.close()
             logger.info("stopped")
 

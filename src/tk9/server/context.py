@@ -12,6 +12,7 @@ from tk9.clock import Clock
 from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
 from tk9.research.translate import Route
+from tk9.server.broadcast import Broadcasts
 from tk9.server.frames import FrameCache
 from tk9.server.hub import Hub
 from tk9.server.metrics import Metrics
@@ -49,6 +50,11 @@ class AppContext:
     frames: FrameCache = field(default_factory=FrameCache)
     language_routes: dict[str, Route] | None = None
     """How each language would be translated (:func:`tk9.server.api_sessions.language_routes`)."""
+    broadcasts: Broadcasts = field(init=False)
+    """Per-session push to caught-up viewers (see :mod:`tk9.server.broadcast`)."""
+
+    def __post_init__(self) -> None:
+        self.broadcasts = Broadcasts(self)
 
     @property
     def protocol_config(self) -> ProtocolConfig:

@@ -19,11 +19,15 @@ class FrameCache:
 
     def text(self, frame: EventFrame | EventsFrame) -> str:
         events: list[Event] = [frame.event] if isinstance(frame, EventFrame) else frame.events
+        return self.events_text(events)
+
+    def events_text(self, events: list[Event]) -> str:
+        """``event`` frame text for one event, ``events`` frame text for several."""
         key = (events[0].epoch, events[0].seq, events[-1].seq)
         text = self._texts.get(key)
         if text is None:
-            if isinstance(frame, EventFrame):
-                text = '{"type":"event","event":' + frame.event.to_json() + "}"
+            if len(events) == 1:
+                text = '{"type":"event","event":' + events[0].to_json() + "}"
             else:
                 body = ",".join(e.to_json() for e in events)
                 text = '{"type":"events","events":[' + body + "]}"

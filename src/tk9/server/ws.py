@@ -1,16 +1,17 @@
-"""``WS /ws/sessions/{id}?after=N&epoch=E``: a thin asyncio loop around the pure protocol.
+"""``WS /ws/sessions/{id}?after=N&epoch=E``: the WebSocket port of the shared delivery path.
 
-Two coroutines share one connection: the *pump* reads the log after the cursor and writes event
-frames (so a slow socket only slows its own pump — the log is the buffer), and between batches
-sleeps on the log until new entries or the protocol's next deadline, when it calls ``tick``
-(heartbeats, dead-peer detection); a send that takes longer than ``send_timeout`` closes a slow
-consumer. The *reader* feeds client frames to the state machine. The first to end ends both.
+Everything about what to send and when lives in :mod:`tk9.server.delivery` (pull until caught
+up, then pushed to by the session's broadcaster; the protocol's watchdog and heartbeats). This
+module only knows the WebSocket side: frames are JSON text written with the raw ASGI ``send``
+(no wrapper per frame), and a *reader* feeds client frames to the state machine. The first of
+the pump and the reader to end ends both.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+from asyncio import timeout as asyncio_timeout
+from collections.abc import Coroutine
 from typing import Any
 from uuid import UUID
 
@@ -19,10 +20,13 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from tk9.errors import CloseCode, InvalidInput, SessionNotFound, Tk9Error
-from tk9.protocol.connection import AckObserved, Close, Output, ServerConnection
+from tk9.events import Event
+from tk9.protocol.connection import Close, Output, ServerConnection
 from tk9.protocol.cursor import parse_cursor
-from tk9.protocol.messages import ErrorFrame, EventFrame, EventsFrame
+from tk9.protocol.messages import ErrorFrame
 from tk9.server.context import AppContext
+from tk9.server.delivery import Closed, Data, Viewer, run_until_first_ends
+from tk9.server.frames import FrameCache
 from tk9.server.hub import LiveConnection
 from tk9.server.logging import get_logger
 from tk9.server.subscribe import open_subscription
@@ -36,15 +40,24 @@ def encode(frame: Any) -> str:
     return text
 
 
-def _consume(task: asyncio.Task[None]) -> None:
-    """Mark a task's outcome as seen (it ended with its connection; nothing to report)."""
-    if not task.cancelled():
-        task.exception()
+class WsPort:
+    """Frames as WebSocket text messages, written with the raw ASGI ``send``."""
 
+    kind = TRANSPORT
+    __slots__ = ("_frames", "_send")
 
-class _Closed(Exception):
-    def __init__(self, close: Close) -> None:
-        self.close = close
+    def __init__(self, send: Send, frames: FrameCache) -> None:
+        self._send = send
+        self._frames = frames
+
+    def encode_events(self, events: list[Event]) -> Data:
+        return self._frames.events_text(events)
+
+    def encode_control(self, frame: Output) -> Data | None:
+        return encode(frame)
+
+    def send(self, data: Data) -> Coroutine[Any, Any, None]:
+        return self._send({"type": "websocket.send", "text": data})  # type: ignore[return-value]
 
 
 class WsDriver:
@@ -53,8 +66,7 @@ class WsDriver:
         self.ws = ws
         self.conn = conn
         self.conn_id = conn_id
-        self.send_lock = asyncio.Lock()
-        self.delivered = ctx.metrics.delivered.labels(transport=TRANSPORT)
+        self.viewer = Viewer(ctx, conn, WsPort(ws._send, ctx.frames), TRANSPORT)
 
     @property
     def log(self) -> structlog.typing.FilteringBoundLogger:
@@ -64,63 +76,13 @@ class WsDriver:
         )
 
     async def send_outputs(self, outputs: list[Output]) -> int:
-        """Write frames in order; returns how many event frames went out. Raises on Close."""
-        events = 0
-        async with self.send_lock:
-            for out in outputs:
-                if isinstance(out, Close):
-                    raise _Closed(out)
-                if isinstance(out, AckObserved):
-                    if out.lag is not None:
-                        self.ctx.metrics.delivery_lag.observe(out.lag)
-                    continue
-                if isinstance(out, EventFrame):
-                    await self.ws.send_text(self.ctx.frames.text(out))
-                    events += 1
-                elif isinstance(out, EventsFrame):
-                    await self.ws.send_text(self.ctx.frames.text(out))
-                    events += len(out.events)
-                else:
-                    await self.ws.send_text(encode(out))
-        return events
-
-    async def pump(self) -> None:
-        """Log -> socket, plus heartbeats: tick at each deadline, otherwise sleep on the log."""
-        ctx, conn, sid, clock = self.ctx, self.conn, self.conn.session_id, self.ctx.clock
-        batch = ctx.settings.replay_batch
-        stalls = 0
-        while True:
-            deadline = conn.next_deadline()
-            if deadline is not None and clock.monotonic() >= deadline:
-                await self.send_outputs(conn.tick(clock.monotonic()))
-                continue
-            room = conn.read_request()
-            events = await ctx.log.read(sid, conn.cursor, min(room, batch)) if room else []
-            if not events:
-                if deadline is None:
-                    return
-                await ctx.log.wait(sid, conn.cursor, max(0.0, deadline - clock.monotonic()))
-                continue
-            frames = conn.feed(events, clock.monotonic())
-            if not frames:
-                stalls += 1
-                if stalls > 3:  # the log returned a hole: never skip it, let the client resume
-                    raise _Closed(Close(int(CloseCode.INTERNAL_ERROR), "log gap"))
-                continue
-            stalls = 0
-            try:
-                async with asyncio.timeout(ctx.settings.send_timeout):
-                    sent = await self.send_outputs(frames)
-            except TimeoutError:
-                # the viewer accepted nothing for send_timeout: the protocol says slow consumer
-                await self.send_outputs(conn.tick(clock.monotonic()))
-                raise
-            conn.sent(sent, clock.monotonic())
-            self.delivered.inc(sent)
+        """Write frames in order; returns how many events went out. Raises on Close."""
+        return await self.viewer.send_outputs(outputs)
 
     async def reader(self) -> None:
+        receive = self.ws._receive  # raw ASGI: the socket is accepted, no state to track
         while True:
-            message = await self.ws.receive()
+            message = await receive()
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(message.get("code", 1005))
             data = message.get("text")
@@ -128,34 +90,16 @@ class WsDriver:
                 data = message.get("bytes") or b""
             outputs = self.conn.receive(data, self.ctx.clock.monotonic())
             if outputs:
-                await self.send_outputs(outputs)
+                await self.viewer.send_outputs(outputs)
 
     async def run(self) -> str:
         """Serve until the connection ends; returns the reason, for the disconnect log line."""
-        tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.reader())]
-        try:
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            # cancelled from outside (server shutdown): stop both sides and leave at once,
-            # with no further await that could swallow or double the cancellation
-            for task in tasks:
-                task.cancel()
-                task.add_done_callback(_consume)
-            raise
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-        exc = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
-        if isinstance(exc, _Closed):
+        exc = await run_until_first_ends(self.viewer.pump(), self.reader())
+        if isinstance(exc, Closed):
             await self.close(exc.close)
             return exc.close.reason
         if isinstance(exc, WebSocketDisconnect):
             return f"client closed ({exc.code})"
-        if isinstance(exc, TimeoutError):
-            close = self.conn.closed or Close(int(CloseCode.SLOW_CONSUMER), "slow consumer")
-            await self.close(close)
-            return close.reason
         if exc is not None:
             self.log.error("connection_error", error=repr(exc))
             await self.close(Close(int(CloseCode.INTERNAL_ERROR), "internal error"))
@@ -169,7 +113,7 @@ class WsDriver:
         if self.ws.application_state != WebSocketState.CONNECTED:
             return
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(2.0):
+            async with asyncio_timeout(2.0):
                 if close.frame is not None:
                     await self.ws.send_text(close.frame.model_dump_json())
                 await self.ws.close(code=close.code, reason=close.reason)
@@ -220,6 +164,7 @@ async def serve_session_socket(ctx: AppContext, scope: Scope, receive: Receive, 
         await _refuse(ws, exc, CloseCode.BAD_CURSOR)
         return
     driver = WsDriver(ctx, ws, sub.conn, conn_id)
+    ctx.broadcasts.attach(sid, sub.info.last_seq)
 
     async def drop(code: int) -> None:
         await driver.close(Close(code, "dropped by the server"))
@@ -232,9 +177,13 @@ async def serve_session_socket(ctx: AppContext, scope: Scope, receive: Receive, 
     try:
         await driver.send_outputs(sub.opening)
         reason = await driver.run()
+    except Closed as exc:
+        await driver.close(exc.close)
+        reason = exc.close.reason
     except (WebSocketDisconnect, RuntimeError, OSError) as exc:
         reason = f"disconnected ({exc!r})"
     finally:
+        ctx.broadcasts.detach(sid)
         ctx.hub.remove(live)
         ctx.metrics.connections.labels(transport=TRANSPORT).dec()
         stats = sub.conn.stats
