@@ -148,10 +148,16 @@ async def test_partly_covered_subject_reports_from_the_relevant_article_only(
     session_id = await new_session(log, SUBJECT)
     out = tmp_path / "out"
     status = await run_research(log, session_id, SUBJECT, "en", _settings(tmp_path, corpus), out)
-    assert status == RunStatus.COMPLETED
+    # "Tide" says nothing about Europe: a report, but not a plain green one
+    assert status == RunStatus.COMPLETED_WITH_WARNINGS
+    events = await all_events(log, session_id)
+    assert "“Europe”" in " ".join(events[-1].payload["warnings"])
+    coverage = [e.payload for e in events if e.event_type == EventType.COVERAGE]
+    assert len(coverage) == 1 and 0 < coverage[0]["score"] < 1
+    assert [p["phrase"] for p in coverage[0]["phrases"] if not p["covered"]] == ["Europe"]
 
-    agents = final_agents(await all_events(log, session_id))
-    assert agents["Browser"][1].startswith("Read 1 sources: Tide")
+    agents = final_agents(events)
+    assert agents["Browser"][1].startswith("Read 1 source: Tide")
     assert "off-topic" in agents["Browser"][1]
     outline = agents["Editor"][1]
     for off_topic in ("Annelid", "Kinetic energy", "Potential energy", "Europe;"):

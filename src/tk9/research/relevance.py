@@ -21,10 +21,12 @@ such words so the Browser can say so instead of writing a report about something
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tk9.research.documents import Document
+from tk9.research.subject import Subject, presence
 from tk9.research.text import STOPWORDS, stem, terms, words
 
 ON_SUBJECT = 0.4
@@ -132,3 +134,76 @@ def describe_nothing(subject: str, unknown: Sequence[str]) -> str:
         f"the corpus holds nothing about “{subject}”{why}: add documents with "
         "TK9_CORPUS_DIR or configure a search provider"
     )
+
+
+# --- judging by key phrases and meaning ---------------------------------------------------
+
+LEXICAL_ON = 0.5
+"""Without the embedding model: the weighted share of key phrases a document must hold (a
+phrase in its title counts 1, as a unit in its text 0.5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One candidate document and why it is (not) about the subject."""
+
+    document: Document
+    lexical: float
+    """Weighted share of the subject's key phrases it holds (:func:`subject.presence`)."""
+    similarity: float | None
+    """Cosine of its embedding with the subject's (None without an embedder)."""
+    main: bool
+    """Its title is the subject or one of the subject's key phrases."""
+    on_subject: bool
+
+    @property
+    def score(self) -> float:
+        if self.similarity is None:
+            return self.lexical
+        return 0.5 * self.lexical + 0.5 * self.similarity
+
+
+def lexical_share(subject: Subject, doc: Document) -> float:
+    """The weighted share of the subject's key phrases that ``doc`` holds."""
+    total = sum(p.weight for p in subject.phrases)
+    if not total:
+        return 1.0
+    return sum(p.weight * presence(p, doc) for p in subject.phrases) / total
+
+
+def is_main(subject: Subject, doc: Document) -> bool:
+    """Whether ``doc`` is the subject's own article: its title is the subject without its
+    framing ("Telephone" for "invention of the telephone"). "Japan" is not the article on
+    "volcanoes of Japan"."""
+    title = tuple(stem(w) for w in words(re.sub(r"\(.*?\)", "", doc.title)) if w not in STOPWORDS)
+    core = tuple(r for p in subject.phrases for r in p.roots)
+    return bool(title) and title == core
+
+
+def judge(
+    subject: Subject,
+    docs: Sequence[Document],
+    similarity: Sequence[float] | None,
+    on_subject: float,
+) -> list[Judged]:
+    """Judge every candidate; the subject's own articles first, then by score.
+
+    A document is on the subject when it is the subject's own article; or, with embeddings,
+    when it is close in meaning (cosine ≥ ``on_subject``) *and* holds a key phrase or is very
+    close (cosine ≥ ``on_subject`` + 0.1: "Roman Empire" for "ancient Rome"); without
+    embeddings, when it holds at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing
+    a word is never enough: *Bleach* holds "bleaching" but not "coral reef", and its meaning is
+    far from coral reefs.
+    """
+    out = []
+    for i, doc in enumerate(docs):
+        share = lexical_share(subject, doc)
+        main = is_main(subject, doc)
+        sim = None if similarity is None else float(similarity[i])
+        if sim is None:
+            ok = main or share >= LEXICAL_ON - _EPSILON
+        else:
+            ok = main or (sim >= on_subject and share > 0) or sim >= on_subject + 0.1
+        out.append(Judged(doc, share, sim, main, ok))
+    order = sorted(range(len(out)), key=lambda i: (not out[i].main, -out[i].score, i))
+    return [out[i] for i in order]
