@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
 
 from tk9.errors import InvalidInput, ResearchError
 from tk9.research.corpus import CorpusIndex, SyncReport, folder_source
 from tk9.research.documents import Document, corpus_files, wiki_data_file
+from tk9.research.embedding import DIM, Embedder, EmbeddingUnavailable, shared_embedder
 from tk9.research.relevance import Relevance
 from tk9.research.search import WebSearch
 from tk9.settings import Settings
@@ -46,6 +50,18 @@ class Retriever:
     sources: list[str]
     web: WebSearch | None = None
     reports: list[SyncReport] = field(default_factory=list)
+    embedder: Embedder | None = None
+    """The sentence-embedding model; ``None`` when it is not installed (lexical only)."""
+
+    async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Unit-length embeddings of ``texts``, shape ``(len(texts), 384)`` float32, so that
+        ``a @ b.T`` are cosine similarities (subjects, headings, sentences). Repeated texts come
+        from an in-memory LRU. Raises :class:`EmbeddingUnavailable` without a model."""
+        if self.embedder is None:
+            raise EmbeddingUnavailable("no sentence-embedding model is loaded")
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return await asyncio.to_thread(self.embedder.embed, list(texts))
 
     async def search(self, query: str, limit: int, exclude: Iterable[str] = ()) -> list[Document]:
         excluded = set(exclude)
@@ -79,6 +95,13 @@ class Retriever:
             self.index.close()
 
 
+def _embedder(settings: Settings) -> Embedder | None:
+    try:
+        return shared_embedder(settings.data_dir)
+    except EmbeddingUnavailable:
+        return None
+
+
 async def open_retriever(settings: Settings) -> Retriever:
     """Sync the configured sources into the index (incrementally) and return a retriever.
 
@@ -100,7 +123,8 @@ async def open_retriever(settings: Settings) -> Retriever:
                 report = await asyncio.to_thread(index.sync_wiki, data)
                 reports.append(report)
                 sources.append(report.source)
-        retriever = Retriever(index, sources, web, reports)
+        embedder = await asyncio.to_thread(_embedder, settings)
+        retriever = Retriever(index, sources, web, reports, embedder)
         if web is None and await retriever.document_count() == 0:
             raise ResearchError(
                 "the corpus is empty: no readable documents were found"
