@@ -4,7 +4,7 @@ Each key phrase of the subject is covered by a source that holds it as a unit (t
 or is close to it in meaning (embedding cosine ≥ the embedder's ``covers``). The subject's
 coverage is the weighted share of its phrases covered. Then:
 
-* no phrase covered, or the most telling phrase (highest weight) missing → the Browser fails
+* no phrase covered, or the required phrase (:func:`.subject.required`) missing → the Browser fails
   with :func:`describe_uncovered`: what the corpus is, what it lacks, what related subjects it
   holds;
 * some phrase or a number of the subject ("2031") that no source speaks to → a warning: the run
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from tk9.events import CoveragePayload, PhraseCoverage, SourceRelevance
 from tk9.research.documents import Document
 from tk9.research.relevance import Judged
-from tk9.research.subject import KeyPhrase, Subject, presence
+from tk9.research.subject import KeyPhrase, Subject, presence, required
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class Coverage:
     phrases: tuple[PhraseScore, ...]
     missing_refinements: tuple[str, ...]
     score: float
+    required: KeyPhrase | None = None
 
     @property
     def missing(self) -> list[str]:
@@ -50,8 +51,7 @@ class Coverage:
             return False
         if not any(p.covered for p in self.phrases):
             return True
-        top = max(self.phrases, key=lambda p: p.phrase.weight)
-        return not top.covered and self.score < 0.5
+        return any(not p.covered and p.phrase == self.required for p in self.phrases)
 
     @property
     def partial(self) -> bool:
@@ -91,7 +91,7 @@ def measure(
     text = " ".join(f"{d.title} {d.body}" for d in sources)
     missing = tuple(r for r in subject.refinements if r not in text)
     share = covered_weight / total if subject.phrases else 1.0
-    return Coverage(tuple(scores), missing, round(share, 3))
+    return Coverage(tuple(scores), missing, round(share, 3), required(subject))
 
 
 def payload(coverage: Coverage, judged: Sequence[Judged], cited: set[str]) -> CoveragePayload:

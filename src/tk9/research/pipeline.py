@@ -31,7 +31,7 @@ from tk9.research.relevance import Judged, Relevance, describe_nothing, judge
 from tk9.research.report import Outline, Report, SectionDraft, slugify
 from tk9.research.retrieval import Retriever
 from tk9.research.semantic import Embedder, Matrix, dense, lexical, similarities
-from tk9.research.subject import Subject, parse, refine, weighted
+from tk9.research.subject import Subject, parse, refine, required, weighted
 from tk9.research.text import counted, sentences, terms, words
 from tk9.research.translate import Translator, choose_translator
 from tk9.research.validate import SOURCE_LANGUAGE
@@ -120,6 +120,11 @@ class Pipeline:
             raise ResearchError(describe_nothing(self.subject, relevance.unknown))
         query = f"{understood.core} {understood.field}".strip()
         candidates = await self.retriever.search(query, BROWSER_CANDIDATES)
+        for key in understood.phrases if len(understood.phrases) > 1 else ():
+            # each run of words alone too: "ancient Rome" finds what "economy" drowns out
+            extra = await self.retriever.search(key.text, BROWSER_CANDIDATES // 2)
+            known = {d.uri for d in candidates}
+            candidates += [d for d in extra if d.uri not in known]
         weights = {c.root: c.weight for c in relevance.concepts}
         understood = weighted(refine(understood, candidates), weights)
         self.understood = understood
@@ -170,8 +175,8 @@ class Pipeline:
 
     def _embedder(self) -> Embedder:
         """The sentence-embedding model when the retriever has one, else TF-IDF vectors."""
-        embed = getattr(self.retriever, "embed", None)
-        return dense(embed) if callable(embed) else lexical()
+        model = self.retriever.embedder
+        return lexical() if model is None else dense(model.embed)
 
     def _judge(
         self, understood: Subject, candidates: list[Document]
@@ -180,14 +185,22 @@ class Pipeline:
         dense embedder, the similarity of each key phrase to each candidate."""
         embedder = self.embedder
         if embedder.kind != "dense" or not candidates:
-            return judge(understood, candidates, None, embedder.on_subject), None
+            return judge(understood, candidates, None, None), None
         query = f"{understood.core} {understood.field}".strip()
         phrases = [p.text for p in understood.phrases]
         texts = [query, *phrases, *(_passage(d) for d in candidates)]
         vectors = embedder.embed(texts)
         heads, docs = vectors[: 1 + len(phrases)], vectors[1 + len(phrases) :]
         sims = similarities(heads, docs)
-        judged = judge(understood, candidates, list(sims[0]), embedder.on_subject)
+        key = required(understood)
+        at = understood.phrases.index(key) + 1 if key is not None else 0
+        judged = judge(
+            understood,
+            candidates,
+            list(sims[0]),
+            list(sims[at]) if at else None,
+            (embedder.on_subject, embedder.very_close, embedder.covers),
+        )
         return judged, sims[1:]
 
     # --- Editor: title and outline -------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tk9.research.documents import Document
-from tk9.research.subject import Subject, presence
+from tk9.research.subject import Subject, presence, required
 from tk9.research.text import STOPWORDS, stem, terms, words
 
 ON_SUBJECT = 0.4
@@ -184,26 +184,35 @@ def judge(
     subject: Subject,
     docs: Sequence[Document],
     similarity: Sequence[float] | None,
-    on_subject: float,
+    required_similarity: Sequence[float] | None,
+    thresholds: tuple[float, float, float] = (0.38, 0.55, 0.5),
 ) -> list[Judged]:
     """Judge every candidate; the subject's own articles first, then by score.
 
+    ``similarity``: cosine of each document with the subject; ``required_similarity``: with
+    the subject's :func:`~tk9.research.subject.required` phrase (None without embeddings).
+    ``thresholds``: (close, very close, speaks to the phrase), see docs/research.md.
+
     A document is on the subject when it is the subject's own article; or, with embeddings,
-    when it is close in meaning (cosine ≥ ``on_subject``) *and* holds a key phrase or is very
-    close (cosine ≥ ``on_subject`` + 0.1: "Roman Empire" for "ancient Rome"); without
-    embeddings, when it holds at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing
-    a word is never enough: *Bleach* holds "bleaching" but not "coral reef", and its meaning is
-    far from coral reefs.
+    when it speaks to the required phrase (holds it, or cosine ≥ the third threshold) and is
+    close to the subject (≥ the first), or is very close (≥ the second: "Printmaking" for the
+    printing press); without embeddings, when it holds the required phrase and at least
+    :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never enough: *Bleach*
+    holds "bleaching" but not "coral reef".
     """
+    close, very_close, speaks = thresholds
+    key = required(subject)
     out = []
     for i, doc in enumerate(docs):
         share = lexical_share(subject, doc)
         main = is_main(subject, doc)
+        holds = key is None or presence(key, doc) >= 0.5
         sim = None if similarity is None else float(similarity[i])
         if sim is None:
-            ok = main or share >= LEXICAL_ON - _EPSILON
+            ok = main or (holds and share >= LEXICAL_ON - _EPSILON)
         else:
-            ok = main or (sim >= on_subject and share > 0) or sim >= on_subject + 0.1
+            near = required_similarity is not None and float(required_similarity[i]) >= speaks
+            ok = main or ((holds or near) and sim >= close) or sim >= very_close
         out.append(Judged(doc, share, sim, main, ok))
     order = sorted(range(len(out)), key=lambda i: (not out[i].main, -out[i].score, i))
     return [out[i] for i in order]

@@ -88,6 +88,8 @@ class KeyPhrase:
     text: str
     roots: tuple[str, ...]
     weight: float = 1.0
+    segment: int = 0
+    """Which run of the subject's words it comes from (a split run gives several phrases)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +109,8 @@ class Subject:
     """Numbers (years) in the subject: they narrow it but are not concepts to match."""
 
 
-def phrase(text: str, weight: float = 1.0) -> KeyPhrase:
-    return KeyPhrase(text, tuple(stem(w) for w in words(text)), weight)
+def phrase(text: str, weight: float = 1.0, segment: int = 0) -> KeyPhrase:
+    return KeyPhrase(text, tuple(stem(w) for w in words(text)), weight, segment)
 
 
 def parse(subject: str) -> Subject:
@@ -141,7 +143,10 @@ def parse(subject: str) -> Subject:
         else:
             segments[-1].append(token.removesuffix("'s").removesuffix("’s"))
     original = _original_case(text)
-    phrases = [phrase(" ".join(original.get(w, w) for w in seg)) for seg in segments if seg]
+    runs = [seg for seg in segments if seg]
+    phrases = [
+        phrase(" ".join(original.get(w, w) for w in seg), 1.0, i) for i, seg in enumerate(runs)
+    ]
     core = " ".join(p.text for p in phrases) or text
     return Subject(text, core, tuple(_unique(phrases)), framing, field, tuple(refinements))
 
@@ -170,7 +175,7 @@ def refine(subject: Subject, documents: Sequence[Document]) -> Subject:
             end = len(texts)
             while end - start > 1 and not is_unit(key.roots[start:end]):
                 end -= 1
-            out.append(phrase(" ".join(texts[start:end])))
+            out.append(phrase(" ".join(texts[start:end]), key.weight, key.segment))
             start = end
     return replace(subject, phrases=tuple(_unique(out)))
 
@@ -183,6 +188,20 @@ def weighted(subject: Subject, weights: dict[str, float]) -> Subject:
         for p in subject.phrases
     )
     return replace(subject, phrases=phrases)
+
+
+def required(subject: Subject) -> KeyPhrase | None:
+    """The phrase a source must speak to: in the most telling run of words (its rarest word),
+    the first piece — the modifier that makes it specific: "Coral reef" in "coral reef
+    bleaching" (household *Bleach* is about bleaching too), "Antibiotic" in "antibiotic
+    resistance", "ancient Rome" in "the economy of ancient Rome"."""
+    if not subject.phrases:
+        return None
+    best: dict[int, float] = {}
+    for key in subject.phrases:
+        best[key.segment] = max(best.get(key.segment, 0.0), key.weight)
+    segment = max(best, key=lambda s: (best[s], -s))
+    return next(p for p in subject.phrases if p.segment == segment)
 
 
 def presence(key: KeyPhrase, document: Document) -> float:
