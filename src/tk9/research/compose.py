@@ -70,7 +70,11 @@ def compose(
     lexical = np.array([_phrase_share(subject, u) for u in pool])
     main = {i for i, d in enumerate(docs) if is_main(subject, d)}
     score = relevance + 0.15 * lexical + np.array([0.05 * (u.last.source in main) for u in pool])
-    keep = [i for i in range(len(pool)) if relevance[i] >= embedder.sentence or lexical[i] > 0]
+    keep = [
+        i
+        for i in range(len(pool))
+        if relevance[i] >= embedder.sentence or lexical[i] > 0 or pool[i].last.source in main
+    ]
     if not keep:
         return plan
     budget = WORD_BUDGET * min(1.0, len(docs) / FULL_REPORT_DOCUMENTS)
@@ -86,7 +90,7 @@ def compose(
 
     rest = [i for i in keep if not _overlaps(pool[i], used)]
     if rest:
-        k = max(1, min(max_sections, round(len(rest) / 6)))
+        k = max(1, min(max_sections, len(rest) // 4))
         labels = cluster(vectors[1:][rest], k)
         per_section = max(80.0, (budget - INTRO_WORDS - KEY_POINT_WORDS) / k)
         groups: list[list[Unit]] = []

@@ -219,11 +219,18 @@ def sentences(text: str) -> list[str]:
     parts = _SENTENCE_END.split(flat)
     out: list[str] = []
     for part in parts:
-        if out and out[-1].endswith(_ABBREVIATIONS):
+        if out and _ends_with_abbreviation(out[-1]):
             out[-1] = f"{out[-1]} {part}"
         else:
             out.append(part)
     return [s.strip() for s in out if s.strip()]
+
+
+def _ends_with_abbreviation(text: str) -> bool:
+    """Whether ``text`` ends with an abbreviation as a whole word ("c. 1450"), not a word
+    that merely ends in its letters ("arc.", "Inc.")."""
+    last = text.rsplit(None, 1)[-1] if text.split() else ""
+    return last.lstrip("(\"'") in _ABBREVIATIONS
 
 
 def idf(documents: Sequence[Sequence[str]]) -> dict[str, float]:
