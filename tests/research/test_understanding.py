@@ -33,8 +33,9 @@ def test_a_run_the_corpus_never_uses_as_a_unit_is_split_and_its_modifier_require
     corpus = [doc("Coral reef", "A coral reef is an underwater ecosystem."), doc("Bleach", "x")]
     s = refine(parse("coral reef bleaching"), corpus)
     assert [p.text for p in s.phrases] == ["coral reef", "bleaching"]
-    key = required(s)
-    assert key is not None and key.text == "coral reef"
+    assert [k.text for k in required(s)] == ["coral reef"]
+    both = parse("Diabetes and insulin")
+    assert both.coordinate and [k.text for k in required(both)] == ["Diabetes", "insulin"]
 
 
 def test_shared_words_are_not_enough_meaning_and_the_required_phrase_decide() -> None:
@@ -42,7 +43,7 @@ def test_shared_words_are_not_enough_meaning_and_the_required_phrase_decide() ->
     bleach = doc("Bleach", "Bleaching removes colour; household bleaching uses chlorine.")
     reef = doc("Coral reef", "Coral reefs are built by corals.")
     cinema = doc("Coral cinema", "A cinema.")
-    judged = judge(s, [bleach, reef, cinema], [0.54, 0.44, 0.2], [0.1, 0.9, 0.3])
+    judged = judge(s, [bleach, reef, cinema], [0.54, 0.5, 0.2], [0.1, 0.9, 0.3])
     assert [j.document.title for j in judged if j.on_subject] == ["Coral reef"]
     # without embeddings: the required phrase and half the weighted phrases
     lexical_only = judge(s, [bleach, reef], None, None)
@@ -50,6 +51,11 @@ def test_shared_words_are_not_enough_meaning_and_the_required_phrase_decide() ->
     gutenberg = doc("Johannes Gutenberg", "He introduced the printing press to Europe.")
     press = parse("history of the printing press")
     assert judge(press, [gutenberg], [0.51], [0.5])[0].on_subject
+    wars = parse("Causes of World War I")
+    ww2 = doc("World War II", "World War II followed World War I.")
+    ww1 = doc("Western Front (World War I)", "The main theatre of World War I.")
+    judged = judge(wars, [ww2, ww1], [0.64, 0.5], [0.64, 0.5])
+    assert [j.document.title for j in judged if j.on_subject] == [ww1.title]
     assert judge(press, [doc("Printing press", "")], [0.1], [0.1])[0].main
 
 

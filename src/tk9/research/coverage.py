@@ -38,7 +38,7 @@ class Coverage:
     phrases: tuple[PhraseScore, ...]
     missing_refinements: tuple[str, ...]
     score: float
-    required: KeyPhrase | None = None
+    required: tuple[KeyPhrase, ...] = ()
 
     @property
     def missing(self) -> list[str]:
@@ -51,7 +51,8 @@ class Coverage:
             return False
         if not any(p.covered for p in self.phrases):
             return True
-        return any(not p.covered and p.phrase == self.required for p in self.phrases)
+        needed = [p for p in self.phrases if p.phrase in self.required]
+        return bool(needed) and not any(p.covered for p in needed)
 
     @property
     def partial(self) -> bool:
@@ -91,7 +92,7 @@ def measure(
     text = " ".join(f"{d.title} {d.body}" for d in sources)
     missing = tuple(r for r in subject.refinements if r not in text)
     share = covered_weight / total if subject.phrases else 1.0
-    return Coverage(tuple(scores), missing, round(share, 3), required(subject))
+    return Coverage(tuple(scores), missing, round(share, 3), tuple(required(subject)))
 
 
 def payload(coverage: Coverage, judged: Sequence[Judged], cited: set[str]) -> CoveragePayload:

@@ -192,14 +192,15 @@ class Pipeline:
         vectors = embedder.embed(texts)
         heads, docs = vectors[: 1 + len(phrases)], vectors[1 + len(phrases) :]
         sims = similarities(heads, docs)
-        key = required(understood)
-        at = understood.phrases.index(key) + 1 if key is not None else 0
+        # cosine with the closest required phrase (:func:`.subject.required`)
+        rows = [understood.phrases.index(k) + 1 for k in required(understood)]
+        near = sims[rows].max(axis=0) if rows else None
         judged = judge(
             understood,
             candidates,
             list(sims[0]),
-            list(sims[at]) if at else None,
-            (embedder.on_subject, embedder.very_close, embedder.covers),
+            None if near is None else list(near),
+            (embedder.on_subject, 0.03, embedder.covers, 0.25),
         )
         return judged, sims[1:]
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tk9.research.documents import Document
-from tk9.research.subject import Subject, presence, required
+from tk9.research.subject import ROMAN, Subject, main_titles, presence, required
 from tk9.research.text import STOPWORDS, stem, terms, words
 
 ON_SUBJECT = 0.4
@@ -173,11 +173,35 @@ def lexical_share(subject: Subject, doc: Document) -> float:
 
 def is_main(subject: Subject, doc: Document) -> bool:
     """Whether ``doc`` is the subject's own article: its title is the subject without its
-    framing ("Telephone" for "invention of the telephone"). "Japan" is not the article on
-    "volcanoes of Japan"."""
-    title = tuple(stem(w) for w in words(re.sub(r"\(.*?\)", "", doc.title)) if w not in STOPWORDS)
-    core = tuple(r for p in subject.phrases for r in p.roots)
-    return bool(title) and title == core
+    framing ("Telephone" for "invention of the telephone"), or one of the topics of a subject
+    joined by "and". "Japan" is not the article on "volcanoes of Japan"."""
+    title = tuple(_title_roots(doc.title))
+    return bool(title) and title in main_titles(subject)
+
+
+def _title_roots(title: str) -> list[str]:
+    return [
+        stem(w)
+        for w in words(re.sub(r"\(.*?\)", "", title))
+        if w in ROMAN or (w not in STOPWORDS and len(w) > 1)
+    ]
+
+
+def numbered_sibling(subject: Subject, doc: Document) -> bool:
+    """A title naming another numbered member of the subject's series: "World War II" (or
+    "Eastern Front (World War II)") for "World War I", "Apollo 13" for "Apollo 11"."""
+    title = [stem(w) for w in words(doc.title) if w not in STOPWORDS or w in ROMAN]
+    for key in subject.phrases:
+        last = key.roots[-1] if key.roots else ""
+        if not (last in ROMAN or last.isdigit()) or len(key.roots) < 2:
+            continue
+        head = key.roots[:-1]
+        for i in range(len(title) - len(head)):
+            if tuple(title[i : i + len(head)]) == head and title[i + len(head)] != last:
+                after = title[i + len(head)]
+                if after in ROMAN or after.isdigit():
+                    return True
+    return False
 
 
 def judge(
@@ -185,34 +209,42 @@ def judge(
     docs: Sequence[Document],
     similarity: Sequence[float] | None,
     required_similarity: Sequence[float] | None,
-    thresholds: tuple[float, float, float] = (0.38, 0.55, 0.5),
+    thresholds: tuple[float, float, float, float] = (0.40, 0.03, 0.6, 0.25),
 ) -> list[Judged]:
     """Judge every candidate; the subject's own articles first, then by score.
 
     ``similarity``: cosine of each document with the subject; ``required_similarity``: with
     the subject's :func:`~tk9.research.subject.required` phrase (None without embeddings).
-    ``thresholds``: (close, very close, speaks to the phrase), see docs/research.md.
+    ``thresholds``: (close, extra for a mere mention, speaks to the phrase, spread), see
+    docs/research.md.
 
-    A document is on the subject when it is the subject's own article; or, with embeddings,
-    when it speaks to the required phrase (holds it, or cosine ≥ the third threshold) and is
-    close to the subject (≥ the first), or is very close (≥ the second: "Printmaking" for the
-    printing press); without embeddings, when it holds the required phrase and at least
-    :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never enough: *Bleach*
-    holds "bleaching" but not "coral reef".
+    A document is on the subject when it is the subject's own article (:func:`is_main`); or,
+    with embeddings, when it holds a required phrase (:func:`~tk9.research.subject.required`;
+    or is close to it in meaning: cosine ≥ "speaks"), is close to the subject (cosine ≥
+    "close", plus "mention" when the phrase is only in its text, not its title), and is not
+    much further from the subject than the best match (within "spread": siblings such as
+    "K2" for Mount Everest sit lower); without embeddings, when it holds a required phrase and
+    at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never enough:
+    *Bleach* holds "bleaching" but not "coral reef". A numbered sibling ("World War II" for
+    "World War I") never is.
     """
-    close, very_close, speaks = thresholds
-    key = required(subject)
+    close, mention, speaks, spread = thresholds
+    keys = required(subject)
+    best = max(similarity, default=0.0) if similarity is not None else 0.0
     out = []
     for i, doc in enumerate(docs):
         share = lexical_share(subject, doc)
         main = is_main(subject, doc)
-        holds = key is None or presence(key, doc) >= 0.5
+        held = max((presence(k, doc) for k in keys), default=1.0)
         sim = None if similarity is None else float(similarity[i])
-        if sim is None:
-            ok = main or (holds and share >= LEXICAL_ON - _EPSILON)
+        if numbered_sibling(subject, doc) and not main:
+            ok = False
+        elif sim is None:
+            ok = main or (held >= 0.5 and share >= LEXICAL_ON - _EPSILON)
         else:
             near = required_similarity is not None and float(required_similarity[i]) >= speaks
-            ok = main or ((holds or near) and sim >= close) or sim >= very_close
+            need = close + (mention if held < 1 else 0.0)
+            ok = main or ((held >= 0.5 or near) and sim >= need and sim >= best - spread)
         out.append(Judged(doc, share, sim, main, ok))
     order = sorted(range(len(out)), key=lambda i: (not out[i].main, -out[i].score, i))
     return [out[i] for i in order]

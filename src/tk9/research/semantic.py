@@ -30,8 +30,7 @@ class Embedder:
 
     ``on_subject``: a passage this similar to the subject is about it; ``covers``: a source this
     similar to a key phrase speaks to that phrase; ``sentence``: the least similarity of a quoted
-    sentence to the subject; ``very_close``: a document this similar is on the subject even
-    without any of its key phrases.
+    sentence to the subject.
     """
 
     embed: EmbedFn
@@ -39,14 +38,13 @@ class Embedder:
     on_subject: float
     covers: float
     sentence: float
-    very_close: float = 1.01
 
 
 def dense(embed: EmbedFn) -> Embedder:
     """The sentence-embedding model. Thresholds calibrated on the offline wiki (see
     docs/research.md: on-topic summaries score 0.45–0.75 against their subject, same-word
     traps such as *Bleach* for "coral reef bleaching" 0.2–0.35)."""
-    return Embedder(embed, "dense", on_subject=0.38, covers=0.5, sentence=0.15, very_close=0.55)
+    return Embedder(embed, "dense", on_subject=0.40, covers=0.6, sentence=0.15)
 
 
 def _lexical_embed(texts: Sequence[str]) -> Matrix:

@@ -30,7 +30,10 @@ _LEADING: tuple[tuple[str, str], ...] = (
         "causes",
     ),
     (r"why (?:is|are|was|were|do|does|did)", "causes"),
-    (r"(?:the )?(?:effects?|impacts?|consequences?|influence|legacy) of", "effects"),
+    (
+        r"(?:the )?(?:effects?|impacts?|consequences?|influence|legacy|results?|outcomes?) of",
+        "effects",
+    ),
     (r"(?:the )?(?:history|story|evolution|development|rise) of", "history"),
     (r"(?:the )?(?:invention|discovery|creation|inventors?|discoverers?) of", "invention"),
     (r"how (?:was|were) (?:the )?", "invention"),
@@ -107,10 +110,12 @@ class Subject:
     """A field the subject is applied in ("medicine"), or ""."""
     refinements: tuple[str, ...] = ()
     """Numbers (years) in the subject: they narrow it but are not concepts to match."""
+    coordinate: bool = False
+    """Its runs of words are joined by "and" ("Diabetes and insulin"): each is a main topic."""
 
 
 def phrase(text: str, weight: float = 1.0, segment: int = 0) -> KeyPhrase:
-    return KeyPhrase(text, tuple(stem(w) for w in words(text)), weight, segment)
+    return KeyPhrase(text, tuple(_roots(text)), weight, segment)
 
 
 def parse(subject: str) -> Subject:
@@ -134,11 +139,17 @@ def parse(subject: str) -> Subject:
         field, rest = match.group(1), rest[: match.start()]
     segments: list[list[str]] = [[]]
     refinements: list[str] = []
+    coordinate = False
+    numerals = {w.lower() for w in re.findall(r"(?<=\w )([IVX]{1,4})\b", text)}
     for token in re.findall(r"[^\W_]+(?:['’][^\W_]+)?|[,;:()/&-]", rest):
-        if token.isdigit() or _ORDINALS.match(token):
+        attached = bool(segments[-1])  # follows a content word: "Apollo 11", "World War I"
+        if (token.isdigit() and attached and len(token) <= 3) or (token in numerals and attached):
+            segments[-1].append(token)
+        elif token.isdigit() or _ORDINALS.match(token):
             refinements.append(token)
             segments.append([])
         elif token in JOINERS or len(token) < 2 or not token[0].isalnum():
+            coordinate = coordinate or (token in ("and", "&") and attached)
             segments.append([])
         else:
             segments[-1].append(token.removesuffix("'s").removesuffix("’s"))
@@ -148,7 +159,15 @@ def parse(subject: str) -> Subject:
         phrase(" ".join(original.get(w, w) for w in seg), 1.0, i) for i, seg in enumerate(runs)
     ]
     core = " ".join(p.text for p in phrases) or text
-    return Subject(text, core, tuple(_unique(phrases)), framing, field, tuple(refinements))
+    return Subject(
+        text,
+        core,
+        tuple(_unique(phrases)),
+        framing,
+        field,
+        tuple(refinements),
+        coordinate and len(runs) > 1,
+    )
 
 
 def refine(subject: Subject, documents: Sequence[Document]) -> Subject:
@@ -190,18 +209,32 @@ def weighted(subject: Subject, weights: dict[str, float]) -> Subject:
     return replace(subject, phrases=phrases)
 
 
-def required(subject: Subject) -> KeyPhrase | None:
-    """The phrase a source must speak to: in the most telling run of words (its rarest word),
-    the first piece — the modifier that makes it specific: "Coral reef" in "coral reef
-    bleaching" (household *Bleach* is about bleaching too), "Antibiotic" in "antibiotic
-    resistance", "ancient Rome" in "the economy of ancient Rome"."""
+def required(subject: Subject) -> list[KeyPhrase]:
+    """The phrases a source must speak to (one of them): in the most telling run of words
+    (its rarest word), the first piece — the modifier that makes it specific: "Coral reef" in
+    "coral reef bleaching" (household *Bleach* is about bleaching too), "Antibiotic" in
+    "antibiotic resistance", "ancient Rome" in "the economy of ancient Rome". When the runs
+    are joined by "and" ("Diabetes and insulin"), the first piece of each."""
     if not subject.phrases:
-        return None
+        return []
     best: dict[int, float] = {}
     for key in subject.phrases:
         best[key.segment] = max(best.get(key.segment, 0.0), key.weight)
-    segment = max(best, key=lambda s: (best[s], -s))
-    return next(p for p in subject.phrases if p.segment == segment)
+    chosen = sorted(best) if subject.coordinate else [max(best, key=lambda s: (best[s], -s))]
+    return [next(p for p in subject.phrases if p.segment == seg) for seg in chosen]
+
+
+def main_titles(subject: Subject) -> set[tuple[str, ...]]:
+    """Titles (as roots) of the subject's own articles: the subject without its framing,
+    and each run of words of a subject joined by "and"."""
+    core = tuple(r for p in subject.phrases for r in p.roots)
+    titles = {core} if core else set()
+    if subject.coordinate:
+        runs: dict[int, tuple[str, ...]] = {}
+        for key in subject.phrases:
+            runs[key.segment] = runs.get(key.segment, ()) + key.roots
+        titles.update(runs.values())
+    return titles
 
 
 def presence(key: KeyPhrase, document: Document) -> float:
@@ -219,8 +252,11 @@ def presence(key: KeyPhrase, document: Document) -> float:
     return 0.0
 
 
+ROMAN = frozenset({"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"})
+
+
 def _roots(text: str) -> list[str]:
-    return [stem(w) for w in words(text) if w not in JOINERS and len(w) > 1]
+    return [stem(w) for w in words(text) if w in ROMAN or (w not in JOINERS and len(w) > 1)]
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
