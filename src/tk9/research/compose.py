@@ -30,8 +30,6 @@ from tk9.research.sentences import Unit, units
 from tk9.research.subject import Subject, presence
 from tk9.research.text import words
 
-FULL_REPORT_DOCUMENTS = 8
-"""With this many documents on the subject, aim for a full report (:data:`WORD_BUDGET`)."""
 WORD_BUDGET = 1200
 """Words of prose aimed at (introduction + sections + key points): 800–1,500 when the
 evidence allows."""
@@ -77,7 +75,7 @@ def compose(
     ]
     if not keep:
         return plan
-    budget = WORD_BUDGET * min(1.0, len(docs) / FULL_REPORT_DOCUMENTS)
+    budget = WORD_BUDGET  # fewer documents simply hold fewer sentences: the report is shorter
     used: set[tuple[int, int]] = set()
 
     # the introduction: the opening of the subject's own article, else the closest units

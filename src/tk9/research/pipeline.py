@@ -200,7 +200,7 @@ class Pipeline:
             candidates,
             list(sims[0]),
             None if near is None else list(near),
-            (embedder.on_subject, 0.03, embedder.covers, 0.25),
+            (embedder.on_subject, 0.03, embedder.covers, 0.2),
         )
         return judged, sims[1:]
 

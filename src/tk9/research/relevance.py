@@ -209,7 +209,7 @@ def judge(
     docs: Sequence[Document],
     similarity: Sequence[float] | None,
     required_similarity: Sequence[float] | None,
-    thresholds: tuple[float, float, float, float] = (0.40, 0.03, 0.6, 0.25),
+    thresholds: tuple[float, float, float, float] = (0.40, 0.03, 0.6, 0.2),
 ) -> list[Judged]:
     """Judge every candidate; the subject's own articles first, then by score.
 
@@ -222,15 +222,20 @@ def judge(
     with embeddings, when it holds a required phrase (:func:`~tk9.research.subject.required`;
     or is close to it in meaning: cosine ≥ "speaks"), is close to the subject (cosine ≥
     "close", plus "mention" when the phrase is only in its text, not its title), and is not
-    much further from the subject than the best match (within "spread": siblings such as
-    "K2" for Mount Everest sit lower); without embeddings, when it holds a required phrase and
+    much further from the subject than the best match other than its own article (within
+    "spread"); without embeddings, when it holds a required phrase and
     at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never enough:
     *Bleach* holds "bleaching" but not "coral reef". A numbered sibling ("World War II" for
     "World War I") never is.
     """
     close, mention, speaks, spread = thresholds
     keys = required(subject)
-    best = max(similarity, default=0.0) if similarity is not None else 0.0
+    best = 0.0  # the closest document that is not the subject's own article
+    if similarity is not None:
+        others = [
+            float(v) for d, v in zip(docs, similarity, strict=True) if not is_main(subject, d)
+        ]
+        best = max(others, default=0.0)
     out = []
     for i, doc in enumerate(docs):
         share = lexical_share(subject, doc)

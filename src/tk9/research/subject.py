@@ -183,8 +183,22 @@ def refine(subject: Subject, documents: Sequence[Document]) -> Subject:
             return True
         return sum(_contains(b, roots) for b in bodies) >= 2
 
-    out: list[KeyPhrase] = []
+    merged: list[KeyPhrase] = []
     for key in subject.phrases:
+        last = merged[-1] if merged else None
+        if last is not None and any(_contains(t, last.roots + key.roots) for t in titles):
+            # "theory" + "relativity": the corpus has "Theory of relativity" as one title
+            span = re.search(
+                re.escape(last.text) + r"\W+(?:\w+\W+){0,2}?" + re.escape(key.text),
+                subject.text,
+                re.IGNORECASE,
+            )
+            text = span.group(0) if span else f"{last.text} {key.text}"
+            merged[-1] = KeyPhrase(text, last.roots + key.roots, last.weight, last.segment)
+        else:
+            merged.append(key)
+    out: list[KeyPhrase] = []
+    for key in merged:
         texts = key.text.split()
         if len(texts) != len(key.roots):
             out.append(key)
