@@ -44,9 +44,9 @@ BANDS: dict[AgentName, tuple[int, int]] = {
     AgentName.PUBLISHER: (70, 85),
     AgentName.TRANSLATOR: (85, 100),
 }
-INITIAL_SOURCES = 16
+INITIAL_SOURCES = 14
 """The most documents a report draws on (those judged most on the subject)."""
-BROWSER_CANDIDATES = 100
+BROWSER_CANDIDATES = 60
 """Matches the Browser judges for relevance."""
 FULL_REPORT = 8
 """Fewer documents on the subject than this: a shorter report, and it says why."""
