@@ -90,14 +90,16 @@ def test_incremental_update_re_embeds_only_the_changed_file(
         sources = [folder_source(root)]
         index.sync_folder(root)
         seen: list[tuple[int, int]] = []
-        assert embed_corpus(index, counting, sources, lambda d, t: seen.append((d, t))) == 2  # type: ignore[arg-type]
+        assert (
+            embed_corpus(index, counting, sources, lambda d, t: seen.append((d, t))).embedded == 2
+        )  # type: ignore[arg-type]
         assert seen[0] == (0, 2) and seen[-1] == (2, 2)
-        assert embed_corpus(index, counting, sources, None) == 0  # type: ignore[arg-type]
+        assert embed_corpus(index, counting, sources, None).embedded == 0  # type: ignore[arg-type]
 
         (root / "tide.md").write_text(TIDE)  # added
         index.sync_folder(root)
         counting.texts.clear()
-        assert embed_corpus(index, counting, sources, None) == 1  # type: ignore[arg-type]
+        assert embed_corpus(index, counting, sources, None).embedded == 1  # type: ignore[arg-type]
         assert counting.texts == ["Tide: " + " ".join(TIDE.split("\n", 2)[2].split())]
 
         (root / "bleach.md").write_text(BLEACH.replace("kitchen", "laundry room"))  # changed
@@ -117,6 +119,19 @@ def test_incremental_update_re_embeds_only_the_changed_file(
         index.close()
 
 
+def test_a_time_budget_leaves_the_rest_pending(embedder: Embedder, tmp_path: Path) -> None:
+    root = _write(tmp_path / "c", {"coral.md": CORAL, "bleach.md": BLEACH})
+    index = CorpusIndex(tmp_path / "index.sqlite3")
+    try:
+        index.sync_folder(root)
+        sources = [folder_source(root)]
+        assert embed_corpus(index, embedder, sources, None, budget=-1.0).pending == 2
+        done = embed_corpus(index, embedder, sources, None, budget=60.0)
+        assert (done.embedded, done.pending) == (2, 0)
+    finally:
+        index.close()
+
+
 def test_embeddings_are_reused_by_another_index_instance(
     embedder: Embedder, tmp_path: Path
 ) -> None:
@@ -129,7 +144,7 @@ def test_embeddings_are_reused_by_another_index_instance(
     try:
         counting = Counting(embedder)
         assert second.sync_folder(root).unchanged == 2
-        assert embed_corpus(second, counting, [folder_source(root)], None) == 0  # type: ignore[arg-type]
+        assert embed_corpus(second, counting, [folder_source(root)], None).embedded == 0  # type: ignore[arg-type]
     finally:
         second.close()
 
@@ -145,7 +160,7 @@ def test_an_old_schema_is_rebuilt_but_embeddings_kept(embedder: Embedder, tmp_pa
     try:
         assert again.count([folder_source(root)]) == 0
         assert again.sync_folder(root).added == 1
-        assert embed_corpus(again, Counting(embedder), [folder_source(root)], None) == 0  # type: ignore[arg-type]
+        assert embed_corpus(again, Counting(embedder), [folder_source(root)], None).embedded == 0  # type: ignore[arg-type]
     finally:
         again.close()
 

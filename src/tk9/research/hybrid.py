@@ -14,6 +14,7 @@ progress; afterwards only new or changed passages are embedded.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from tk9.research.embedding import Embedder
 from tk9.research.vectors import VectorIndex
 
 RRF_K = 60
-CHUNK = 512
+CHUNK = 256
 """Passages embedded and saved per transaction (an interrupted run keeps what it did)."""
 
 Progress = Callable[[int, int], None]
@@ -52,19 +53,37 @@ class PassageHit:
     """The passage's unit embedding (title + passage), None when not embedded."""
 
 
+@dataclass(frozen=True, slots=True)
+class EmbedReport:
+    """What one :func:`embed_corpus` call did."""
+
+    embedded: int
+    pending: int
+    """Passages left without an embedding because the time budget ran out (embedded by a
+    later call; until then only lexical search finds them)."""
+
+
 def embed_corpus(
-    index: CorpusIndex, embedder: Embedder, sources: Sequence[str], progress: Progress | None
-) -> int:
-    """Embed every passage of ``sources`` that has no embedding for this model yet; returns
-    how many were embedded. ``progress(done, total)`` is called after every batch."""
+    index: CorpusIndex,
+    embedder: Embedder,
+    sources: Sequence[str],
+    progress: Progress | None,
+    budget: float | None = None,
+) -> EmbedReport:
+    """Embed the passages of ``sources`` that have no embedding for this model yet, every
+    document's lead passage first. ``progress(done, total)`` is called after every batch.
+    With ``budget`` (seconds) it stops after the first chunk that ends past it."""
     if not sources:
-        return 0
+        return EmbedReport(0, 0)
     with index.lock:
         todo = passages.pending(index.db, embedder.model_id, sources)
     total = len(todo.hashes)
     if progress is not None:
         progress(0, total)
+    deadline = None if budget is None else time.monotonic() + budget
     for start in range(0, total, CHUNK):
+        if deadline is not None and time.monotonic() > deadline:
+            return EmbedReport(start, total - start)
         texts = todo.texts[start : start + CHUNK]
 
         def report(done: int, _: int, start: int = start) -> None:
@@ -74,7 +93,7 @@ def embed_corpus(
         vectors = embedder.embed(texts, cache=False, progress=report)
         with index.lock, index.write():
             passages.store(index.db, embedder.model_id, todo.hashes[start : start + CHUNK], vectors)
-    return total
+    return EmbedReport(total, 0)
 
 
 def vector_index(index: CorpusIndex, model: str, sources: Sequence[str]) -> VectorIndex:

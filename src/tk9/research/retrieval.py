@@ -15,7 +15,7 @@ from tk9.errors import InvalidInput, ResearchError
 from tk9.research.corpus import CorpusIndex, SyncReport, folder_source
 from tk9.research.documents import Document, corpus_files, wiki_data_file
 from tk9.research.embedding import DIM, Embedder, EmbeddingUnavailable, shared_embedder
-from tk9.research.hybrid import PassageHit, embed_corpus, search_passages
+from tk9.research.hybrid import EmbedReport, PassageHit, embed_corpus, search_passages
 from tk9.research.relevance import Relevance
 from tk9.research.search import WebSearch
 from tk9.settings import Settings
@@ -54,6 +54,8 @@ class Retriever:
     reports: list[SyncReport] = field(default_factory=list)
     embedder: Embedder | None = None
     """The sentence-embedding model; ``None`` when it is not installed (lexical only)."""
+    embedding: EmbedReport | None = None
+    """How the corpus embedding went at open (``pending`` > 0: dense search is partial)."""
 
     async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Unit-length embeddings of ``texts``, shape ``(len(texts), 384)`` float32, so that
@@ -128,6 +130,10 @@ def _embedder(settings: Settings) -> Embedder | None:
         return None
 
 
+EMBED_BUDGET = 90.0
+"""Seconds one opening may spend embedding the corpus. Lead passages go first; what is left
+is embedded by the next runs, so a first run on a slow or busy host stays about two minutes."""
+
 Progress = Callable[[int, int], Coroutine[Any, Any, None]]
 """``await progress(done, total)`` while the corpus is embedded (on the event loop)."""
 
@@ -151,8 +157,10 @@ async def open_retriever(settings: Settings, progress: Progress | None = None) -
     embedded, and return a retriever.
 
     A configured corpus folder replaces the wiki; the wiki is the default demo corpus.
-    ``progress(done, total)`` follows the embedding step (the only slow one on a first run:
-    about two minutes for the wiki on two cores; afterwards only changed passages).
+    ``progress(done, total)`` follows the embedding step, the only slow one on a first run
+    (the 13.5k wiki passages take 1–2 minutes on two idle cores); it stops after
+    :data:`EMBED_BUDGET` seconds and the next runs continue it. Later runs embed only new or
+    changed passages.
     """
     web = WebSearch.from_settings(settings)
     index: CorpusIndex | None = None
@@ -171,10 +179,13 @@ async def open_retriever(settings: Settings, progress: Progress | None = None) -
                 reports.append(report)
                 sources.append(report.source)
         embedder = await asyncio.to_thread(_embedder, settings)
+        embedding: EmbedReport | None = None
         if embedder is not None and index is not None and sources:
             notify = _throttled(progress, asyncio.get_running_loop()) if progress else None
-            await asyncio.to_thread(embed_corpus, index, embedder, sources, notify)
-        retriever = Retriever(index, sources, web, reports, embedder)
+            embedding = await asyncio.to_thread(
+                embed_corpus, index, embedder, sources, notify, EMBED_BUDGET
+            )
+        retriever = Retriever(index, sources, web, reports, embedder, embedding)
         if web is None and await retriever.document_count() == 0:
             raise ResearchError(
                 "the corpus is empty: no readable documents were found"
