@@ -23,9 +23,9 @@ from numpy.typing import NDArray
 
 EXACT_LIMIT = 50_000
 """Up to this many rows, brute force (exact and fast enough); above, HNSW."""
-CONNECTIVITY = 32
+CONNECTIVITY = 16
 """Neighbours per node (HNSW ``M``): recall against memory and build time."""
-EXPANSION_ADD = 80
+EXPANSION_ADD = 64
 EXPANSION_SEARCH = 96
 STALE_SHARE = 0.1
 """Rebuild a saved graph when more than this share of its rows were removed since."""
