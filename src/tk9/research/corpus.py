@@ -34,7 +34,6 @@ from tk9.research.documents import (
 )
 from tk9.research.relevance import concept_words
 from tk9.research.text import STOPWORDS, stem, stems, words
-from tk9.research.vectors import VectorIndex
 
 SCHEMA_VERSION = 2
 """Bumped when the layout or the stemming changes: an index of another version is rebuilt
@@ -103,10 +102,6 @@ class CorpusIndex:
             path, check_same_thread=False, timeout=120.0, isolation_level=None
         )
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.vector_cache: dict[
-            tuple[str, tuple[str, ...]], tuple[tuple[int, int], VectorIndex]
-        ] = {}
-        """Nearest-neighbour indexes by (model, sources), with the version they were built at."""
         with self.write():
             if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 for table in _REBUILT:

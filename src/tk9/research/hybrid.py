@@ -33,6 +33,10 @@ CHUNK = 256
 
 Progress = Callable[[int, int], None]
 
+_vector_cache: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[int, int], VectorIndex]] = {}
+"""Nearest-neighbour indexes by (index file, model, sources) with the version they were built
+at: shared by the runs of one process, so a warm run does not reload the embeddings."""
+
 
 @dataclass(frozen=True, slots=True)
 class PassageHit:
@@ -99,7 +103,7 @@ def embed_corpus(
 def vector_index(index: CorpusIndex, model: str, sources: Sequence[str]) -> VectorIndex:
     """The nearest-neighbour index of ``sources``' embedded passages, cached until the corpus
     or its embeddings change (HNSW graphs of big corpora are saved beside the index)."""
-    key = (model, tuple(sorted(sources)))
+    key = (str(index.path.resolve()), model, tuple(sorted(sources)))
     with index.lock:
         version = (
             index.generation_locked(),
@@ -107,14 +111,14 @@ def vector_index(index: CorpusIndex, model: str, sources: Sequence[str]) -> Vect
                 "SELECT count(*) FROM embeddings WHERE model = ?", (model,)
             ).fetchone()[0],
         )
-        cached = index.vector_cache.get(key)
+        cached = _vector_cache.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
         ids, vectors = passages.load(index.db, model, sources)
     name = hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
     built = VectorIndex.build(ids, vectors, index.path.parent / "ann" / f"{name}.usearch")
     with index.lock:
-        index.vector_cache[key] = (version, built)
+        _vector_cache[key] = (version, built)
     return built
 
 
