@@ -55,11 +55,21 @@ def clustered(rows: int, dim: int, clusters: int, seed: int) -> NDArray[np.float
 
 
 def exact_top(vectors: NDArray[np.float16], queries: NDArray[np.float32], k: int) -> list[set[int]]:
-    truth: list[set[int]] = []
-    for q in queries:
-        scores = vectors @ q.astype(np.float16)
-        truth.append(set(np.argpartition(-scores, k)[:k].tolist()))
-    return truth
+    """The true ``k`` nearest rows of every query (float32 GEMM over blocks of rows)."""
+    best = np.full((len(queries), k), -np.inf, np.float32)
+    where = np.zeros((len(queries), k), np.int64)
+    step = 100_000
+    for start in range(0, len(vectors), step):
+        scores = queries @ np.asarray(vectors[start : start + step], np.float32).T
+        both = np.concatenate([best, scores], axis=1)
+        ids = np.concatenate(
+            [where, np.arange(start, start + scores.shape[1])[None, :].repeat(len(queries), 0)],
+            axis=1,
+        )
+        top = np.argpartition(-both, k - 1, axis=1)[:, :k]
+        best = np.take_along_axis(both, top, 1)
+        where = np.take_along_axis(ids, top, 1)
+    return [set(row.tolist()) for row in where]
 
 
 def bench_ann(rows: int, queries: int, clusters: int, k: int) -> list[str]:
@@ -87,11 +97,13 @@ def bench_ann(rows: int, queries: int, clusters: int, k: int) -> list[str]:
         got, _ = index.search(q, k)
         latencies.append(time.perf_counter() - t0)
         recalls.append(len(want & set(got.tolist())) / k)
+    exact = VectorIndex(ids, base)  # what corpora under EXACT_LIMIT rows use
     brute = []
     for q in probes[:20]:
         t0 = time.perf_counter()
-        _ = base @ q.astype(np.float16)
+        exact.search(q, k)
         brute.append(time.perf_counter() - t0)
+    del exact
     ms = np.array(latencies) * 1000
     kind = "faiss HNSW (fp16)" if index.approximate else "exact (numpy)"
     return [
@@ -107,7 +119,7 @@ def bench_ann(rows: int, queries: int, clusters: int, k: int) -> list[str]:
         f"| file on disk | {size:,.0f} MB |",
         f"| query p50 / p99 | {np.percentile(ms, 50):.2f} / {np.percentile(ms, 99):.2f} ms |",
         f"| recall@{k} vs brute force | {np.mean(recalls):.3f} |",
-        f"| brute-force query (fp16 rows) p50 | {np.median(brute) * 1000:.0f} ms |",
+        f"| exact search over the same rows, p50 | {np.median(brute) * 1000:.0f} ms |",
         "",
     ]
 

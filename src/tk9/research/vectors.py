@@ -43,7 +43,8 @@ class VectorIndex:
 
     def __init__(self, ids: Ids, vectors: NDArray[Any], *, graph: Any = None) -> None:
         self.ids = ids
-        self.vectors = vectors
+        # exact search multiplies by every row: float32 uses BLAS, float16 would not (10x)
+        self.vectors = vectors if graph is not None else np.asarray(vectors, np.float32)
         self._graph = graph
 
     @property
@@ -70,8 +71,14 @@ class VectorIndex:
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top], kind="stable")]
             return self.ids[top], scores[top]
-        # over-fetch: removed passages may still be in the graph
-        found, keys = self._graph.search(query.reshape(1, -1).astype(np.float32), 2 * k)
+        # over-fetch: removed passages may still be in the graph. One thread: a single query
+        # gains nothing from OpenMP, whose wake-ups cost milliseconds on a busy host.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            found, keys = self._graph.search(query.reshape(1, -1).astype(np.float32), 2 * k)
+        finally:
+            faiss.omp_set_num_threads(threads)
         keys, found = keys[0], found[0]
         live = (keys >= 0) & _contains(self.ids, keys)
         return keys[live][:k].astype(np.int64), found[live][:k].astype(np.float32)
