@@ -13,8 +13,9 @@ from tk9.research import passages
 from tk9.research.corpus import SCHEMA_VERSION, CorpusIndex, folder_source
 from tk9.research.embedding import Embedder, shared_embedder
 from tk9.research.hybrid import embed_corpus, fuse, search_passages
-from tk9.research.retrieval import Retriever
+from tk9.research.retrieval import Retriever, open_retriever
 from tk9.research.text import stem
+from tk9.settings import Settings
 
 CORAL = """# Coral bleaching
 
@@ -193,3 +194,28 @@ async def test_hybrid_search_prefers_meaning_over_a_shared_word(
         assert legacy[0].title == "Coral bleaching"
     finally:
         retriever.close()
+
+
+async def test_open_retriever_reports_embedding_progress(
+    embedder: Embedder, settings: Settings
+) -> None:
+    seen: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+
+    retriever = await open_retriever(settings, progress)
+    try:
+        assert retriever.embedder is not None and retriever.embedding is not None
+        total = retriever.embedding.embedded
+        assert total > 0 and retriever.embedding.pending == 0
+        assert seen[0] == (0, total) and seen[-1] == (total, total)
+        hits = await retriever.passages("how plants turn light into sugar", 3)
+        assert hits and all(h.dense is not None for h in hits)
+    finally:
+        retriever.close()
+    again = await open_retriever(settings, progress)
+    try:
+        assert again.embedding is not None and again.embedding.embedded == 0
+    finally:
+        again.close()

@@ -14,6 +14,7 @@ progress; afterwards only new or changed passages are embedded.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -73,10 +74,12 @@ def embed_corpus(
     sources: Sequence[str],
     progress: Progress | None,
     budget: float | None = None,
+    stop: threading.Event | None = None,
 ) -> EmbedReport:
     """Embed the passages of ``sources`` that have no embedding for this model yet, every
     document's lead passage first. ``progress(done, total)`` is called after every batch.
-    With ``budget`` (seconds) it stops after the first chunk that ends past it."""
+    With ``budget`` (seconds) it stops after the first chunk that ends past it; setting
+    ``stop`` (a cancelled run) stops it after the current chunk."""
     if not sources:
         return EmbedReport(0, 0)
     with index.lock:
@@ -86,7 +89,8 @@ def embed_corpus(
         progress(0, total)
     deadline = None if budget is None else time.monotonic() + budget
     for start in range(0, total, CHUNK):
-        if deadline is not None and time.monotonic() > deadline:
+        late = deadline is not None and time.monotonic() > deadline
+        if late or (stop is not None and stop.is_set()):
             return EmbedReport(start, total - start)
         texts = todo.texts[start : start + CHUNK]
 

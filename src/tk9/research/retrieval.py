@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,9 +183,14 @@ async def open_retriever(settings: Settings, progress: Progress | None = None) -
         embedding: EmbedReport | None = None
         if embedder is not None and index is not None and sources:
             notify = _throttled(progress, asyncio.get_running_loop()) if progress else None
-            embedding = await asyncio.to_thread(
-                embed_corpus, index, embedder, sources, notify, EMBED_BUDGET
-            )
+            stop = threading.Event()
+            try:
+                embedding = await asyncio.to_thread(
+                    embed_corpus, index, embedder, sources, notify, EMBED_BUDGET, stop
+                )
+            except asyncio.CancelledError:
+                stop.set()  # the worker thread finishes its chunk, then returns
+                raise
         retriever = Retriever(index, sources, web, reports, embedder, embedding)
         if web is None and await retriever.document_count() == 0:
             raise ResearchError(
