@@ -149,7 +149,6 @@ def test_a_year_refines_the_subject_without_outweighing_or_failing_it() -> None:
     assert unknown_year.concepts == plain.concepts == rare_year.concepts
 
 
-@_MEANING
 async def test_partly_covered_subject_reports_from_the_relevant_article_only(
     log: MemoryEventLog, tmp_path: Path
 ) -> None:

@@ -122,8 +122,13 @@ def describe_uncovered(
     """The Browser's error when the evidence does not cover the subject: what the corpus is,
     which part of the subject it lacks, and related subjects it does hold."""
     lacking = coverage.missing if coverage is not None else [p.text for p in subject.phrases]
-    part = ", ".join(f"“{m}”" for m in lacking) or f"“{subject.core}”"
-    text = f"the corpus holds nothing about “{subject.text}”: {corpus} say nothing on {part}"
+    if lacking:
+        part = ", ".join(f"“{m}”" for m in lacking)
+        what = f"{corpus} say nothing on {part}"
+    else:
+        together = " and ".join(f"“{p.text}”" for p in subject.phrases)
+        what = f"{corpus} mention {together}, but no document is about them together"
+    text = f"the corpus holds nothing about “{subject.text}”: {what}"
     if related:
         text += "; related subjects it does hold: " + ", ".join(related[:5])
     return text + ". Add documents with TK9_CORPUS_DIR or configure a search provider"

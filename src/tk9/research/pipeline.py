@@ -131,7 +131,7 @@ class Pipeline:
         await self._step(
             agent,
             0.6,
-            f"Judging {counted(len(candidates), 'match')} against the key phrases "
+            f"Judging {counted(len(candidates), 'candidate')} against the key phrases "
             + ", ".join(f"“{p.text}”" for p in understood.phrases),
         )
         self.embedder = self._embedder()
@@ -150,6 +150,13 @@ class Pipeline:
         )
         self.coverage = coverage
         if not found or coverage.fails:
+            if not found:  # what the corpus does hold, to name only the part it lacks
+                coverage = measure(
+                    understood,
+                    candidates,
+                    None if phrase_sims is None else [list(map(float, r)) for r in phrase_sims],
+                    self.embedder.covers,
+                )
             related = [j.document.title for j in judged[:5]]
             corpus = describe_corpus(total, self.retriever.index is not None and not self._folder)
             raise ResearchError(describe_uncovered(understood, coverage, corpus, related))
