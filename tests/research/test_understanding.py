@@ -72,7 +72,9 @@ def test_coverage_warns_on_a_missing_part_and_fails_without_the_required_phrase(
 def test_a_sentence_opening_with_an_anaphor_comes_with_its_antecedent() -> None:
     assert is_anaphoric("It is the highest mountain in Japan.")
     assert is_anaphoric("Later that century, presses spread across Europe.")
+    assert is_anaphoric("When they joined the war, they aimed to annex Trento.")
     assert not is_anaphoric("Mount Fuji is an active stratovolcano on Honshu island.")
+    assert not is_anaphoric("In 1450, Gutenberg printed the first books in Mainz.")
     fuji = doc(
         "Mount Fuji",
         "Mount Fuji is an active stratovolcano on the island of Honshu. It is the highest "

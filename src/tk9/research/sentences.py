@@ -71,9 +71,20 @@ class Unit:
         return sum(len(words(s.text)) for s in self.sentences)
 
 
+_CLAUSE_PRONOUN = re.compile(
+    r"^(?:when|after|although|while|because|since|as|before|once|if|though|until|despite|"
+    r"during|following|upon|in|by|with|at|on|for|from|under|unlike|like)\b[^,;]{0,60}?"
+    r"\b(?:it|its|they|their|them|he|his|him|she|her|this|these|those)\b",
+    re.IGNORECASE,
+)
+
+
 def is_anaphoric(sentence: str) -> bool:
-    """Whether the sentence's opening refers back to something said before it."""
-    return bool(_ANAPHORS.match(sentence.lstrip("\"'“‘(")))
+    """Whether the sentence's opening refers back to something said before it: it opens with
+    an anaphor, or with a clause whose pronoun has nothing to refer to ("When they joined
+    the war, …", "In his later years, …")."""
+    opening = sentence.lstrip("\"'“‘(")
+    return bool(_ANAPHORS.match(opening) or _CLAUSE_PRONOUN.match(opening))
 
 
 def quotable(sentence: str) -> bool:
