@@ -33,8 +33,8 @@ from tk9.research.text import words
 WORD_BUDGET = 1200
 """Words of prose aimed at (introduction + sections + key points): 800–1,500 when the
 evidence allows."""
-INTRO_WORDS = 110
-KEY_POINT_WORDS = 130
+INTRO_WORDS = 150
+KEY_POINT_WORDS = 250
 NEAR_DUPLICATE = 0.9
 
 

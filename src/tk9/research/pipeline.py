@@ -47,6 +47,8 @@ BANDS: dict[AgentName, tuple[int, int]] = {
 INITIAL_SOURCES = 14
 """The most documents a report draws on (those judged most on the subject)."""
 BROWSER_CANDIDATES = 60
+DENSE_CANDIDATES = 30
+"""Passages the hybrid search adds (their documents) when the embedding model is loaded."""
 """Matches the Browser judges for relevance."""
 FULL_REPORT = 8
 """Fewer documents on the subject than this: a shorter report, and it says why."""
@@ -125,6 +127,13 @@ class Pipeline:
             extra = await self.retriever.search(key.text, BROWSER_CANDIDATES // 2)
             known = {d.uri for d in candidates}
             candidates += [d for d in extra if d.uri not in known]
+        if DENSE_CANDIDATES and self.retriever.embedder is not None:
+            # passages close in meaning: articles on the subject that never use its words
+            known = {d.uri for d in candidates}
+            for hit in await self.retriever.passages(query, DENSE_CANDIDATES):
+                if hit.document.uri not in known:
+                    known.add(hit.document.uri)
+                    candidates.append(hit.document)
         weights = {c.root: c.weight for c in relevance.concepts}
         understood = weighted(refine(understood, candidates), weights)
         self.understood = understood

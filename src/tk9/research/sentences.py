@@ -21,7 +21,7 @@ from tk9.research.text import sentences, words
 
 MIN_WORDS = 6
 MAX_CHARS = 600
-MAX_CHAIN = 4
+MAX_CHAIN = 5
 """At most this many sentences quoted together to keep an anaphor's antecedent."""
 
 _ANAPHORS = re.compile(
