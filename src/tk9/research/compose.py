@@ -62,7 +62,7 @@ def compose(
     pool = units(docs)
     if not pool:
         return plan
-    query = f"{subject.core} {subject.field}".strip()
+    query = subject.text  # with its framing, as the Browser judged documents
     vectors = embedder.embed([query, *(u.text for u in pool)])
     relevance = similarities(vectors[:1], vectors[1:])[0].astype(np.float64)
     lexical = np.array([_phrase_share(subject, u) for u in pool])

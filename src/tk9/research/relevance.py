@@ -209,7 +209,7 @@ def judge(
     docs: Sequence[Document],
     similarity: Sequence[float] | None,
     required_similarity: Sequence[float] | None,
-    thresholds: tuple[float, float, float, float] = (0.40, 0.03, 0.55, 0.2),
+    thresholds: tuple[float, float, float, float] = (0.42, 0.03, 0.55, 0.2),
 ) -> list[Judged]:
     """Judge every candidate; the subject's own articles first, then by score.
 

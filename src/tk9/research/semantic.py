@@ -44,7 +44,7 @@ def dense(embed: EmbedFn) -> Embedder:
     """The sentence-embedding model. Thresholds calibrated on the offline wiki (see
     docs/research.md: on-topic summaries score 0.45–0.75 against their subject, same-word
     traps such as *Bleach* for "coral reef bleaching" 0.2–0.35)."""
-    return Embedder(embed, "dense", on_subject=0.40, covers=0.55, sentence=0.15)
+    return Embedder(embed, "dense", on_subject=0.42, covers=0.55, sentence=0.15)
 
 
 def _lexical_embed(texts: Sequence[str]) -> Matrix:
