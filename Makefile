@@ -60,6 +60,8 @@ soak: sysdeps pydeps
 bench: pydeps
 	$(UV) run python bench/delivery.py
 	$(UV) run python bench/research.py
+	$(UV) run python bench/research_quality.py
+	$(UV) run python bench/snapshot.py
 
 clean:
 	rm -rf .venv frontend/node_modules frontend/dist .mypy_cache .ruff_cache

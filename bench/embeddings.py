@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tk9.research.embedding import Embedder
-from tk9.research.vectors import VectorIndex
+from tk9.research.vectors import EXPANSION_SEARCH, VectorIndex
 
 
 def rss_mb() -> float:
@@ -72,7 +72,7 @@ def exact_top(vectors: NDArray[np.float16], queries: NDArray[np.float32], k: int
     return [set(row.tolist()) for row in where]
 
 
-def bench_ann(rows: int, queries: int, clusters: int, k: int) -> list[str]:
+def bench_ann(rows: int, queries: int, clusters: int, k: int, breadths: list[int]) -> list[str]:
     t0 = time.perf_counter()
     data = clustered(rows + queries, 384, clusters, seed=7)
     base, probes = data[:rows].astype(np.float16), data[rows:]
@@ -90,13 +90,17 @@ def bench_ann(rows: int, queries: int, clusters: int, k: int) -> list[str]:
         t0 = time.perf_counter()
         VectorIndex.build(ids, base, path)
         reload = time.perf_counter() - t0
-    latencies, recalls = [], []
     truth = exact_top(base, probes, k)
-    for q, want in zip(probes, truth, strict=True):
-        t0 = time.perf_counter()
-        got, _ = index.search(q, k)
-        latencies.append(time.perf_counter() - t0)
-        recalls.append(len(want & set(got.tolist())) / k)
+    sweep: list[tuple[int, NDArray[np.float64], float]] = []
+    for breadth in breadths:
+        index.set_expansion(breadth)
+        latencies, recalls = [], []
+        for q, want in zip(probes, truth, strict=True):
+            t0 = time.perf_counter()
+            got, _ = index.search(q, k)
+            latencies.append(time.perf_counter() - t0)
+            recalls.append(len(want & set(got.tolist())) / k)
+        sweep.append((breadth, np.array(latencies) * 1000, float(np.mean(recalls))))
     exact = VectorIndex(ids, base)  # what corpora under EXACT_LIMIT rows use
     brute = []
     for q in probes[:20]:
@@ -104,7 +108,6 @@ def bench_ann(rows: int, queries: int, clusters: int, k: int) -> list[str]:
         exact.search(q, k)
         brute.append(time.perf_counter() - t0)
     del exact
-    ms = np.array(latencies) * 1000
     kind = "faiss HNSW (fp16)" if index.approximate else "exact (numpy)"
     return [
         f"### ANN: {rows:,} synthetic rows × 384, {clusters} clusters, {queries} queries",
@@ -117,8 +120,11 @@ def bench_ann(rows: int, queries: int, clusters: int, k: int) -> list[str]:
         f"| reopen saved graph | {reload:.1f} s |",
         f"| RSS growth while building | {grown:,.0f} MB |",
         f"| file on disk | {size:,.0f} MB |",
-        f"| query p50 / p99 | {np.percentile(ms, 50):.2f} / {np.percentile(ms, 99):.2f} ms |",
-        f"| recall@{k} vs brute force | {np.mean(recalls):.3f} |",
+        *(
+            f"| efSearch {b}: query p50 / p99, recall@{k} | {np.percentile(ms, 50):.2f} / "
+            f"{np.percentile(ms, 99):.2f} ms, {r:.3f} |"
+            for b, ms, r in sweep
+        ),
         f"| exact search over the same rows, p50 | {np.median(brute) * 1000:.0f} ms |",
         "",
     ]
@@ -180,6 +186,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--clusters", type=int, default=2000)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--ef", type=int, nargs="+", default=[EXPANSION_SEARCH, 192, 384])
     parser.add_argument("--passages", type=int, default=512)
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--skip-ann", action="store_true")
@@ -189,7 +196,7 @@ def main() -> None:
         out += bench_model(args.passages)
         print("\n".join(out), flush=True)
     if not args.skip_ann:
-        ann = bench_ann(args.rows, args.queries, args.clusters, args.k)
+        ann = bench_ann(args.rows, args.queries, args.clusters, args.k, args.ef)
         print("\n".join(ann), flush=True)
 
 

@@ -35,6 +35,7 @@ from tk9.events import (
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
+    CoveragePayload,
     ErrorPayload,
     Event,
     FileGeneratedPayload,
@@ -42,8 +43,10 @@ from tk9.events import (
     LogLevel,
     LogPayload,
     Payload,
+    PhraseCoverage,
     ResearchStatusPayload,
     RunStatus,
+    SourceRelevance,
     event_type_of,
 )
 from tk9.projection import apply, initial_state
@@ -82,9 +85,38 @@ class Stream:
         return event
 
     def status(
-        self, status: RunStatus, progress: int, stage: str, error: str | None = None
+        self,
+        status: RunStatus,
+        progress: int,
+        stage: str,
+        error: str | None = None,
+        warnings: list[str] | None = None,
     ) -> None:
-        self.add(ResearchStatusPayload(status=status, progress=progress, stage=stage, error=error))
+        self.add(
+            ResearchStatusPayload(
+                status=status, progress=progress, stage=stage, error=error, warnings=warnings or []
+            )
+        )
+
+    def coverage(
+        self,
+        score: float,
+        phrases: list[tuple[str, float]],
+        sources: list[tuple[str, float, bool]],
+        summary: str,
+    ) -> None:
+        """phrases: (phrase, score), covered at ≥ 0.5; sources: (title, relevance, cited)."""
+        self.add(
+            CoveragePayload(
+                score=score,
+                phrases=[PhraseCoverage(phrase=p, score=v, covered=v >= 0.5) for p, v in phrases],
+                sources=[
+                    SourceRelevance(title=t, uri=f"wiki:{t}", relevance=r, cited=c)
+                    for t, r, c in sources
+                ],
+                summary=summary,
+            )
+        )
 
     def agent(
         self, agent: AgentName, status: AgentStatus, progress: int = 0, msg: str = ""
@@ -213,6 +245,60 @@ def translator_skipped() -> tuple[SessionState, list[Event]]:
     return _initial(language="en"), stream.events
 
 
+PARTIAL_WARNINGS = [
+    "The sources cover 1 of 3 key phrases: nothing on “cold climates” or “defrost cycles”",
+    "Spanish was requested but no translator is available: the report is in English",
+]
+
+
+def completed_with_warnings() -> tuple[SessionState, list[Event]]:
+    """Partial coverage and no translator: coverage measured, warnings logged as they arise,
+    and the run ends ``completed_with_warnings`` listing them (the Translator is skipped)."""
+    stream = Stream()
+    _start(stream)
+    _research(stream)
+    stream.log(PARTIAL_WARNINGS[0], A.WRITER, LogLevel.WARNING)
+    stream.coverage(
+        0.375,
+        [("heat pumps", 0.75), ("cold climates", 0.25), ("defrost cycles", 0.0)],
+        [("Heat pump", 0.875, True), ("Climate", 0.5, True), ("Pump", 0.25, False)],
+        "The sources cover 1 of 3 key phrases",
+    )
+    stream.agent(A.PUBLISHER, S.RUNNING, 0, "rendering")
+    _publish(stream, "report", "en")
+    stream.agent(A.PUBLISHER, S.COMPLETED, 100, "3 files")
+    stream.agent(A.TRANSLATOR, S.SKIPPED, 0, "no translator for es")
+    stream.log(PARTIAL_WARNINGS[1], A.TRANSLATOR, LogLevel.WARNING)
+    stream.agent(A.ORCHESTRATOR, S.COMPLETED, 100, "Report published with 2 warnings")
+    stream.status(
+        RunStatus.COMPLETED_WITH_WARNINGS, 100, "Done, with 2 warnings", warnings=PARTIAL_WARNINGS
+    )
+    return _initial(language="es"), stream.events
+
+
+def coverage_replaced() -> tuple[SessionState, list[Event]]:
+    """A later coverage event replaces the earlier one whole (phrases and sources too); a
+    status without warnings leaves none behind."""
+    stream = Stream()
+    _start(stream)
+    stream.coverage(
+        0.25,
+        [("heat pumps", 0.5), ("cold climates", 0.0)],
+        [("Pump", 0.25, True)],
+        "The sources cover 1 of 2 key phrases",
+    )
+    stream.status(RunStatus.RUNNING, 50, "rewriting", warnings=[])
+    stream.coverage(
+        1.0,
+        [("heat pumps", 1.0), ("cold climates", 0.75)],
+        [("Heat pump", 0.875, True), ("Cold climate", 0.75, True)],
+        "The sources cover 2 of 2 key phrases",
+    )
+    stream.agent(A.ORCHESTRATOR, S.COMPLETED, 100, "Report published")
+    stream.status(RunStatus.COMPLETED, 100, "Done")
+    return _initial(language="en"), stream.events
+
+
 def duplicates_interleaved() -> tuple[SessionState, list[Event]]:
     """At-least-once delivery: events repeated back to back and earlier prefixes re-delivered."""
     _, log = translator_skipped()
@@ -303,6 +389,8 @@ SCENARIOS: dict[str, Callable[[], tuple[SessionState, list[Event]]]] = {
     "failed_run": failed_run,
     "cancelled_run": cancelled_run,
     "translator_skipped": translator_skipped,
+    "completed_with_warnings": completed_with_warnings,
+    "coverage_replaced": coverage_replaced,
     "duplicates_interleaved": duplicates_interleaved,
     "file_reannounced": file_reannounced,
     "log_truncation": log_truncation,

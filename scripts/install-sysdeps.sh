@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run for real (Redis, nginx, Caddy, Chromium, Apertium,
-# iptables, poppler). Does nothing when they are already present.
+# iptables, poppler). Does nothing, and prints nothing, when they are already present.
+#
+# Apertium: every pair Debian bookworm has that translates English into another language, so
+# an offline server can publish reports in Spanish, Catalan, Galician and Esperanto. Found with
+# `apt-cache search apertium` and checked mode by mode with `apertium -l` and a sample sentence.
+# Left out on purpose: apertium-eu-en, apertium-isl-eng, apertium-mkd-eng (into English only)
+# and apertium-hbs-eng (its eng-hbs mode glosses word by word and leaves English in place).
 set -euo pipefail
 need=()
 for pair in redis-server:redis-server nginx:nginx caddy:caddy chromium:chromium \
@@ -8,8 +14,12 @@ for pair in redis-server:redis-server nginx:nginx caddy:caddy chromium:chromium 
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done
-[ -d /usr/share/apertium/modes ] && ls /usr/share/apertium/modes/eng-spa.mode >/dev/null 2>&1 \
-  || need+=(apertium-eng-spa)
+# mode (as `apertium -l` names it) : package providing it
+for pair in eng-spa:apertium-eng-spa eng-cat:apertium-eng-cat en-gl:apertium-en-gl \
+            en-eo:apertium-eo-en; do
+  mode=${pair%%:*}; pkg=${pair#*:}
+  [ -f "/usr/share/apertium/modes/$mode.mode" ] || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -27,8 +27,32 @@ export const STATUS_LABEL: Record<string, string> = {
   pending: 'Pending',
   running: 'Running',
   completed: 'Completed',
+  completed_with_warnings: 'Completed with warnings',
   failed: 'Failed',
   skipped: 'Skipped',
   cancelled: 'Cancelled',
   interrupted: 'Interrupted',
+}
+
+/**
+ * A mark per final status, shown beside the label so that no status is told by colour alone
+ * (pending and running keep their dot, which pulses while running).
+ */
+export const STATUS_ICON: Record<string, string> = {
+  completed: '✓',
+  completed_with_warnings: '⚠',
+  failed: '✕',
+  skipped: '↷',
+  cancelled: '⊘',
+  interrupted: '!',
+}
+
+/** `0.375` → `38%`. */
+export function formatPercent(fraction: number): string {
+  return `${Math.round(fraction * 100)}%`
+}
+
+/** `1 warning`, `2 warnings`. */
+export function counted(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
 }

@@ -2,7 +2,10 @@
 import { createApp, h } from 'vue'
 import { afterEach, describe, expect, it } from 'vitest'
 import AgentCard from '@/components/AgentCard.vue'
+import CoveragePanel from '@/components/CoveragePanel.vue'
 import LogPanel from '@/components/LogPanel.vue'
+import OutcomeBanner from '@/components/OutcomeBanner.vue'
+import StatusBadge from '@/components/StatusBadge.vue'
 
 const EVIL = '<img src=x onerror="window.__pwned=1"><b>bold</b>'
 let host: HTMLElement | null = null
@@ -43,5 +46,56 @@ describe('rendering untrusted strings', () => {
     expect(el.querySelector('img')).toBeNull()
     const lines = [...el.querySelectorAll('.log-line .text')].map((n) => n.textContent)
     expect(lines).toEqual([EVIL]) // debug is below the default "info+" filter
+  })
+})
+
+describe('outcome', () => {
+  it('labels completed_with_warnings in words and with a mark, not by colour alone', () => {
+    const el = mount(StatusBadge, { status: 'completed_with_warnings' })
+    const badge = el.querySelector('.badge') as HTMLElement
+    expect(badge.dataset.status).toBe('completed_with_warnings')
+    expect(badge.classList.contains('st-completed_with_warnings')).toBe(true)
+    expect(badge.textContent?.trim()).toBe('⚠Completed with warnings')
+    expect(badge.querySelector('.icon')?.getAttribute('aria-hidden')).toBe('true')
+  })
+
+  it('lists every warning as text', () => {
+    const el = mount(OutcomeBanner, { warnings: ['only part of “coral bleaching”', EVIL] })
+    expect(el.querySelector('[role=status] h2')?.textContent).toContain('Completed with warnings')
+    expect([...el.querySelectorAll('[data-testid=warning]')].map((n) => n.textContent)).toEqual([
+      'only part of “coral bleaching”',
+      EVIL,
+    ])
+    expect(el.querySelector('img')).toBeNull()
+    expect(el.textContent).toContain('2 warnings')
+  })
+
+  it('shows the coverage: score, phrases covered or not, sources by relevance with cited marks', () => {
+    const el = mount(CoveragePanel, {
+      coverage: {
+        score: 0.375,
+        summary: 'The sources cover 1 of 3 key phrases',
+        phrases: [
+          { phrase: 'heat pumps', score: 0.75, covered: true },
+          { phrase: 'defrost cycles', score: 0, covered: false },
+        ],
+        sources: [
+          { title: 'Pump', uri: 'wiki:Pump', relevance: 0.25, cited: false },
+          { title: EVIL, uri: 'https://example.org/hp', relevance: 0.875, cited: true },
+        ],
+      },
+    })
+    expect(el.querySelector('[data-testid=coverage-score]')?.textContent).toBe('38%')
+    expect(el.textContent).toContain('The sources cover 1 of 3 key phrases')
+    const phrases = [...el.querySelectorAll('[data-testid=phrase]')].map((n) => n.textContent?.replace(/\s+/g, ' ').trim())
+    expect(phrases).toEqual(['✓ heat pumps covered · 75%', '✗ defrost cycles not covered · 0%'])
+    const rows = [...el.querySelectorAll('[data-testid=source]')] as HTMLElement[]
+    expect(rows.map((r) => r.dataset.cited)).toEqual(['true', 'false']) // most relevant first
+    expect(rows[0]?.querySelector('a')?.textContent).toBe(EVIL)
+    expect(rows[0]?.querySelector('a')?.getAttribute('href')).toBe('https://example.org/hp')
+    expect(rows[0]?.textContent).toContain('✓ cited')
+    expect(rows[1]?.querySelector('a')).toBeNull() // not a web address: no link
+    expect(rows[1]?.textContent).toContain('not cited')
+    expect(el.querySelector('img')).toBeNull()
   })
 })

@@ -3,7 +3,15 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Event, SessionState } from '@/generated/wire'
-import { applyEvent, applyEvents, GapError, initialState, MAX_LOG_LINES, StreamError } from '@/state/reducer'
+import {
+  applyEvent,
+  applyEvents,
+  GapError,
+  initialState,
+  MAX_LOG_LINES,
+  StreamError,
+  TERMINAL_RUN_STATUSES,
+} from '@/state/reducer'
 
 interface Fixture {
   name: string
@@ -76,5 +84,34 @@ describe('reducer', () => {
     for (let i = 1; i <= MAX_LOG_LINES + 20; i++) s = applyEvent(s, ev(i, 'log', { message: `m${i}` }))
     expect(s.logs).toHaveLength(MAX_LOG_LINES)
     expect(s.logs[0]?.seq).toBe(21)
+  })
+})
+
+describe('outcome', () => {
+  const coverage = {
+    score: 0.5,
+    phrases: [{ phrase: 'coral reef', score: 0.9, covered: true }],
+    sources: [{ title: 'Coral reef', uri: 'wiki:Coral_reef', relevance: 0.8, cited: true }],
+    summary: 'The sources cover 1 of 2 key phrases',
+  }
+
+  it('ends completed_with_warnings with the warnings, terminal, and keeps the last coverage', () => {
+    let s = initialState('s', 'e1')
+    s = applyEvent(s, ev(1, 'coverage', { ...coverage, score: 0.25 }))
+    s = applyEvent(s, ev(2, 'coverage', coverage))
+    s = applyEvent(s, ev(3, 'research_status', { status: 'completed_with_warnings', progress: 100, warnings: ['thin'] }))
+    expect(s.status).toBe('completed_with_warnings')
+    expect(TERMINAL_RUN_STATUSES.has(s.status)).toBe(true)
+    expect(s.warnings).toEqual(['thin'])
+    expect(s.coverage).toEqual(coverage)
+  })
+
+  it('refuses malformed warnings and coverage', () => {
+    const s0 = initialState('s', 'e1')
+    expect(() => applyEvent(s0, ev(1, 'research_status', { status: 'completed', progress: 1, warnings: [3] }))).toThrow(
+      /warnings/,
+    )
+    expect(() => applyEvent(s0, ev(1, 'coverage', { ...coverage, score: 2 }))).toThrow(/score/)
+    expect(() => applyEvent(s0, ev(1, 'coverage', { ...coverage, sources: [{ title: 'x' }] }))).toThrow(/coverage/)
   })
 })

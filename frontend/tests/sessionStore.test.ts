@@ -94,6 +94,22 @@ describe('session store', () => {
     expect(toasts[0]?.text).toContain('Tidal energy')
   })
 
+  it('toasts a warning, never success, when the run finishes with warnings', async () => {
+    const store = useSessionStore()
+    await store.open('s1')
+    const ws = FakeWebSocket.last()
+    ws.hello('e1', 3)
+    const done = statusEvent(3, 'completed_with_warnings', 100)
+    done.payload = { ...done.payload, warnings: ['The sources cover 1 of 3 key phrases', 'No translator'] }
+    ws.serverSend({ type: 'event', event: done })
+    expect(store.finished).toBe(true)
+    expect(store.overall).toBe(100)
+    const toasts = useToasts().toasts
+    expect(toasts).toHaveLength(1)
+    expect(toasts[0]?.kind).toBe('warning')
+    expect(toasts[0]?.text).toBe('Research finished with 2 warnings: The sources cover 1 of 3 key phrases')
+  })
+
   it('reports an unknown session clearly and opens no stream', async () => {
     const store = useSessionStore()
     const { ApiError } = await import('@/api/client')

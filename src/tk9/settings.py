@@ -59,7 +59,31 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
-    llm_timeout: float = Field(default=120.0, gt=0)
+    llm_timeout: float = Field(default=300.0, gt=0)
+    """Seconds one model call may take in all, streaming included (not retried when hit)."""
+    llm_connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to open a connection to the model server (retried)."""
+    llm_read_timeout: float = Field(default=60.0, gt=0)
+    """Longest silence allowed while waiting for the model: before its first token and
+    between two streamed chunks (a stalled stream is a timeout, retried)."""
+    llm_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries per model call on connection errors, timeouts, 429 and 5xx."""
+    llm_retry_after_max: float = Field(default=30.0, ge=0)
+    """Cap on the wait a 429/503 ``Retry-After`` header asks for."""
+    llm_concurrency: int = Field(default=1, ge=1, le=64)
+    """Model calls one run makes at once (sections are written in parallel). Keep it at the
+    server's slot count — llama.cpp ``--parallel``; a queued request gets no data and would
+    hit the read timeout. Hosted APIs take more."""
+    llm_max_tokens: int = Field(default=1024, ge=16)
+    """``max_tokens`` for a section, the introduction and the conclusion."""
+    llm_outline_max_tokens: int = Field(default=512, ge=16)
+    """``max_tokens`` for the outline (a short JSON object)."""
+    llm_translate_max_tokens: int = Field(default=8192, ge=16)
+    """``max_tokens`` for translating the whole report."""
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    """Sampling temperature for writing (the outline and translations use 0)."""
+    llm_progress_interval: float = Field(default=1.0, ge=0)
+    """Seconds between two streaming-progress updates on an agent card."""
     search_provider: Literal["none", "tavily", "brave"] = "none"
     search_api_key: SecretStr | None = None
     search_base_url: str | None = None

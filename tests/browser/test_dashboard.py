@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 AGENTS = ["Orchestrator", "Browser", "Editor", "Researcher", "Writer", "Publisher", "Translator"]
 FINAL_AGENT = {"completed", "failed", "skipped"}
-TERMINAL_RUN = ["completed", "failed", "cancelled", "interrupted"]
+TERMINAL_RUN = ["completed", "completed_with_warnings", "failed", "cancelled", "interrupted"]
 RUN_TIMEOUT_MS = 120_000
 
 

@@ -8,7 +8,8 @@ import httpx
 import typer
 from typer.testing import CliRunner
 
-from tk9.client.tail import tail_command
+from tk9.client.tail import describe, tail_command
+from tk9.events import Event, EventType
 
 from .conftest import ServerProcess
 
@@ -62,3 +63,24 @@ def test_tail_unknown_session_fails_cleanly(server: ServerProcess) -> None:
 def test_tail_refuses_an_unknown_transport() -> None:
     result = CliRunner().invoke(cli(), ["tail", "x", "--transport", "carrier-pigeon"])
     assert result.exit_code == 2
+
+
+def _event(event_type: EventType, payload: dict[str, object]) -> Event:
+    return Event(seq=1, epoch="e", timestamp=0.0, event_type=event_type, payload=payload)
+
+
+def test_describe_lists_the_warnings_of_a_completed_with_warnings_run() -> None:
+    status = {
+        "status": "completed_with_warnings",
+        "progress": 100,
+        "stage": "Done, with 2 warnings",
+        "error": None,
+        "warnings": ["only part of the subject", "no translator for vi"],
+    }
+    line = describe(_event(EventType.RESEARCH_STATUS, status))
+    assert line == (
+        "completed_with_warnings 100% Done, with 2 warnings"
+        " warnings: only part of the subject; no translator for vi"
+    )
+    coverage = {"score": 0.5, "phrases": [], "sources": [], "summary": "1 of 2 key phrases"}
+    assert describe(_event(EventType.COVERAGE, coverage)) == "coverage 0.5: 1 of 2 key phrases"

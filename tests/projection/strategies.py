@@ -8,6 +8,7 @@ from tk9.events import (
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
+    CoveragePayload,
     ErrorPayload,
     Event,
     FileGeneratedPayload,
@@ -15,8 +16,10 @@ from tk9.events import (
     LogLevel,
     LogPayload,
     Payload,
+    PhraseCoverage,
     ResearchStatusPayload,
     RunStatus,
+    SourceRelevance,
     event_type_of,
 )
 
@@ -34,6 +37,7 @@ research_status: st.SearchStrategy[Payload] = st.builds(
     progress=_progress,
     stage=_text,
     error=st.none() | _text,
+    warnings=st.lists(_text, max_size=3),
 )
 agent_update: st.SearchStrategy[Payload] = st.builds(
     AgentUpdatePayload,
@@ -58,9 +62,29 @@ log: st.SearchStrategy[Payload] = st.builds(
 error: st.SearchStrategy[Payload] = st.builds(
     ErrorPayload, code=st.sampled_from(["boom", "timeout"]), message=_text, agent=_maybe_agent
 )
+_fraction = st.sampled_from([0.0, 0.25, 0.5, 1.0])
+coverage: st.SearchStrategy[Payload] = st.builds(
+    CoveragePayload,
+    score=_fraction,
+    phrases=st.lists(
+        st.builds(PhraseCoverage, phrase=_text, score=_fraction, covered=st.booleans()),
+        max_size=3,
+    ),
+    sources=st.lists(
+        st.builds(
+            SourceRelevance,
+            title=_text,
+            uri=st.sampled_from(["wiki:a", "https://example.org/b"]),
+            relevance=_fraction,
+            cited=st.booleans(),
+        ),
+        max_size=3,
+    ),
+    summary=_text,
+)
 
 payloads: st.SearchStrategy[Payload] = st.one_of(
-    research_status, agent_update, agent_update, file_generated, log, error
+    research_status, agent_update, agent_update, file_generated, log, error, coverage
 )
 
 

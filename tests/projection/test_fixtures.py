@@ -51,6 +51,8 @@ def test_every_required_scenario_is_present() -> None:
         "failed_run",
         "cancelled_run",
         "translator_skipped",
+        "completed_with_warnings",
+        "coverage_replaced",
         "duplicates_interleaved",
         "file_reannounced",
         "log_truncation",
@@ -141,6 +143,39 @@ def test_translator_skipped_facts() -> None:
     assert state.status is RunStatus.COMPLETED and state.language == "en"
     assert state.agents[A.TRANSLATOR].status is S.SKIPPED
     assert [f.language for f in state.files] == ["en", "en", "en"]
+
+
+def test_completed_with_warnings_facts() -> None:
+    state = expected("completed_with_warnings")
+    assert state.status is RunStatus.COMPLETED_WITH_WARNINGS and state.progress == 100
+    assert state.error is None and len(state.warnings) == 2
+    assert "1 of 3 key phrases" in state.warnings[0] and "translator" in state.warnings[1]
+    warned = [line.message for line in state.logs if line.level == "warning"]
+    assert warned == state.warnings  # each was logged when it arose
+    assert state.coverage is not None and state.coverage.score == 0.375
+    assert [(p.phrase, p.covered) for p in state.coverage.phrases] == [
+        ("heat pumps", True),
+        ("cold climates", False),
+        ("defrost cycles", False),
+    ]
+    assert [(s.title, s.cited) for s in state.coverage.sources] == [
+        ("Heat pump", True),
+        ("Climate", True),
+        ("Pump", False),
+    ]
+    assert state.agents[A.TRANSLATOR].status is S.SKIPPED
+    assert {f.language for f in state.files} == {"en"}
+
+
+def test_coverage_replaced_facts() -> None:
+    data = load("coverage_replaced")
+    coverage = [e["payload"] for e in data["events"] if e["event_type"] == "coverage"]
+    assert len(coverage) == 2
+    state = expected("coverage_replaced")
+    assert state.coverage is not None
+    assert state.coverage.model_dump(mode="json") == coverage[-1]
+    assert [s.title for s in state.coverage.sources] == ["Heat pump", "Cold climate"]
+    assert state.status is RunStatus.COMPLETED and state.warnings == []
 
 
 def test_duplicates_interleaved_equals_the_log_without_duplicates() -> None:

@@ -13,7 +13,7 @@ from tk9.events import EventType, RunStatus
 from tk9.log.memory import MemoryEventLog
 from tk9.research.citations import ReferenceRegistry, check_citations
 from tk9.research.documents import Document
-from tk9.research.llm import ChatClient
+from tk9.research.llm_client import ChatClient
 from tk9.research.runner import run_research
 from tk9.research.search import WebSearch
 from tk9.settings import Settings
@@ -79,8 +79,14 @@ async def test_llm_engine_writes_the_report_and_its_citations_are_checked(
 async def test_llm_client_retries_server_errors(stub: tuple[str, StubState]) -> None:
     url, state = stub
     state.fail_next = 2
-    client = ChatClient(f"{url}/v1", "m", None, timeout=10, attempts=3)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = ChatClient(f"{url}/v1", "m", None, timeout=10, attempts=3, sleep=sleep)
     assert "[1]" in await client.complete("sys", "write")
+    assert len(waits) == 2
     assert len(state.requests) == 3
     state.fail_next = 5
     with pytest.raises(ResearchError, match="HTTP 503"):

@@ -30,9 +30,13 @@ def test_create_run_and_snapshot(client: TestClient) -> None:
     assert set(snap["agents"]) == {a.value for a in AGENTS}  # type: ignore[arg-type]
     assert snap["seq"] > 0 and snap["epoch"]
     assert {f["language"] for f in snap["files"]} == {"en", "es"}  # type: ignore[attr-defined]
-    listing = client.get("/api/sessions").json()["sessions"]
-    assert listing[0]["session_id"] == sid
-    assert listing[0]["status"] == "completed"
+
+    # the listing's status is metadata written just after the append: eventually consistent
+    def listed() -> dict[str, object] | None:
+        first: dict[str, object] = client.get("/api/sessions").json()["sessions"][0]
+        return first if first["status"] == "completed" else None
+
+    assert wait_until(listed, what="listing to show the run completed")["session_id"] == sid
 
 
 def test_file_download_and_zip(client: TestClient) -> None:
@@ -126,7 +130,8 @@ def test_long_poll_pages_through_the_log(client: TestClient) -> None:
 def test_health_config_metrics(client: TestClient) -> None:
     assert client.get("/api/health").json()["status"] == "ok"
     config = client.get("/api/config").json()
-    assert "es" in config["languages"] and "vi" in config["languages"]
+    codes = {entry["code"] for entry in config["languages"]}
+    assert "es" in codes and "vi" in codes
     assert "es" in config["translation_targets"]  # apertium-eng-spa is installed
     assert "en" in config["translation_targets"] and "vi" not in config["translation_targets"]
     create(client)
@@ -138,3 +143,41 @@ def test_dashboard_fallback_page(client: TestClient) -> None:
     r = client.get("/sessions/123")
     assert r.status_code == 200 and "tk9" in r.text
     assert client.get("/api/nope").status_code == 404
+
+
+def test_completed_with_warnings_is_listed_with_its_warning_count(client: TestClient) -> None:
+    r = client.post("/api/_test/sessions", json={"subject": "Coral reef bleaching"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["session_id"]
+    coverage = {
+        "score": 0.5,
+        "phrases": [
+            {"phrase": "coral reef", "score": 0.9, "covered": True},
+            {"phrase": "bleaching", "score": 0.1, "covered": False},
+        ],
+        "sources": [{"title": "Coral reef", "uri": "wiki:coral", "relevance": 0.8, "cited": True}],
+        "summary": "The sources cover 1 of 2 key phrases",
+    }
+    warnings = ["The sources say little about “bleaching”", "No translator for vi"]
+    events = [
+        {"event_type": "research_status", "payload": {"status": "running", "progress": 0}},
+        {"event_type": "coverage", "payload": coverage},
+        {
+            "event_type": "research_status",
+            "payload": {"status": "completed_with_warnings", "progress": 100, "warnings": warnings},
+        },
+    ]
+    assert client.post(f"/api/_test/append/{sid}", json={"events": events}).status_code == 200
+    snap = client.get(f"/api/sessions/{sid}").json()
+    assert snap["status"] == "completed_with_warnings"
+    assert snap["warnings"] == warnings and snap["coverage"] == coverage
+    (item,) = [s for s in client.get("/api/sessions").json()["sessions"] if s["session_id"] == sid]
+    assert item["status"] == "completed_with_warnings" and item["warning_count"] == 2
+    assert item["subject"] == "Coral reef bleaching" and item["progress"] == 100
+
+
+def test_a_plain_completed_run_lists_no_warnings(client: TestClient) -> None:
+    sid = create(client)
+    wait_until(lambda: finished(client, sid), what="demo run to finish")
+    (item,) = [s for s in client.get("/api/sessions").json()["sessions"] if s["session_id"] == sid]
+    assert item["status"] == "completed" and item["warning_count"] == 0

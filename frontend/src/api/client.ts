@@ -11,15 +11,24 @@ export interface SessionSummary {
   status: SessionState['status']
   progress: number
   created_at: number
+  /** How many warnings the final status lists (non-zero on `completed_with_warnings`). */
+  warning_count: number
 }
+
+/** How a report reaches a language: it is the source, Apertium (offline), the LLM, or not at all. */
+export type TranslationMethod = 'source' | 'apertium' | 'llm' | 'none'
 
 export interface LanguageOption {
   code: string
   name: string
+  translation: TranslationMethod
+  /** `Apertium eng-cat`, the language model, or the sentence saying the report stays English. */
+  via: string
 }
 
 export interface AppConfig {
   languages: LanguageOption[]
+  source_language: string
   /** Codes a report can really be translated into on this server (the source included). */
   translation_targets: string[]
   engines: string[]
@@ -79,15 +88,25 @@ export function languageName(code: string): string {
   }
 }
 
-/** Normalise `/api/config` languages: the server may send codes or `{code, name}` objects. */
+const METHODS: readonly string[] = ['source', 'apertium', 'llm', 'none']
+
+/**
+ * Normalise `/api/config` languages: the server sends `{code, name, translation, via}` objects;
+ * an older one sent bare codes plus `translation_targets`, from which the method is guessed.
+ */
 function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): AppConfig {
+  const source = raw.source_language ?? 'en'
+  const targets = raw.translation_targets ? new Set(raw.translation_targets) : null
   const languages = (raw.languages ?? []).map((l): LanguageOption => {
-    if (typeof l === 'string') return { code: l, name: languageName(l) }
-    const o = l as Partial<LanguageOption>
-    return { code: String(o.code), name: String(o.name ?? o.code) }
+    const o: Partial<LanguageOption> = typeof l === 'string' ? { code: l } : (l as Partial<LanguageOption>)
+    const code = String(o.code)
+    const guessed: TranslationMethod = code === source ? 'source' : !targets || targets.has(code) ? 'apertium' : 'none'
+    const translation = METHODS.includes(String(o.translation)) ? (o.translation as TranslationMethod) : guessed
+    return { code, name: String(o.name ?? languageName(code)), translation, via: String(o.via ?? '') }
   })
   return {
     languages,
+    source_language: source,
     translation_targets: raw.translation_targets ?? languages.map((l) => l.code),
     engines: raw.engines ?? [],
     max_subject: raw.max_subject ?? 1000,
@@ -99,7 +118,7 @@ export const api = {
   config: async () => normaliseConfig(await request('/api/config')),
   listSessions: async () => (await request<{ sessions: SessionSummary[] }>('/api/sessions')).sessions,
   createSession: (subject: string, language: string) =>
-    request<{ session_id: string }>('/api/sessions', json({ subject, language })),
+    request<{ session_id: string; warnings?: string[] }>('/api/sessions', json({ subject, language })),
   snapshot: (id: string) => request<SessionState>(`/api/sessions/${enc(id)}`),
   cancel: (id: string) => request<{ cancelled: boolean }>(`/api/sessions/${enc(id)}/cancel`, { method: 'POST' }),
   deleteSession: (id: string) => request<void>(`/api/sessions/${enc(id)}`, { method: 'DELETE' }),

@@ -35,7 +35,7 @@ export const useSessionStore = defineStore('session', () => {
   const overall = computed(() => {
     const s = state.value
     if (!s) return 0
-    if (s.status === 'completed') return 100
+    if (s.status === 'completed' || s.status === 'completed_with_warnings') return 100
     const fromAgents = AGENTS.reduce((sum, a) => sum + s.agents[a].progress, 0) / AGENTS.length
     return Math.round(Math.max(s.progress, fromAgents))
   })
@@ -46,7 +46,10 @@ export const useSessionStore = defineStore('session', () => {
     const subject = after.subject.length > 80 ? `${after.subject.slice(0, 77)}…` : after.subject
     const toasts = useToasts()
     if (after.status === 'completed') toasts.announce('success', 'Research finished', subject)
-    else toasts.announce('error', `Research ${after.status}`, after.error ?? subject)
+    else if (after.status === 'completed_with_warnings') {
+      const n = after.warnings.length
+      toasts.announce('warning', `Research finished with ${n} warning${n === 1 ? '' : 's'}`, after.warnings[0] ?? subject)
+    } else toasts.announce('error', `Research ${after.status}`, after.error ?? subject)
   }
 
   function apply(event: Event): void {

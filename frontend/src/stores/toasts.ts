@@ -4,7 +4,7 @@ import { ref } from 'vue'
 
 export interface Toast {
   id: number
-  kind: 'info' | 'success' | 'error'
+  kind: 'info' | 'success' | 'warning' | 'error'
   text: string
 }
 

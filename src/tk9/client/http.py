@@ -93,7 +93,11 @@ async def _get(base_url: str, path: str, client: httpx.AsyncClient | None) -> ht
 async def create_session(
     base_url: str, subject: str, language: str = "en", *, client: httpx.AsyncClient | None = None
 ) -> dict[str, Any]:
-    """``POST /api/sessions``; returns ``{session_id, subject, language, status, ...}``."""
+    """``POST /api/sessions``; returns ``{session_id, subject, language, status, ..., warnings}``.
+
+    ``warnings`` is known before the run starts: e.g. that the language has no translator on
+    the server, so the report will be in English only.
+    """
     async with _client(client) as http:
         response = await http.post(
             _url(base_url, "/api/sessions"),

@@ -30,6 +30,7 @@ from tk9.client.link import Closed, Handover, Link, Switched, Update, close_open
 from tk9.client.transports import run_poll, run_sse, run_ws
 from tk9.clock import Clock, SystemClock
 from tk9.errors import CloseCode, SessionNotFound, Tk9Error
+from tk9.events import RunStatus
 from tk9.protocol.cursor import Cursor
 from tk9.protocol.follower import Follower, FollowerPolicy, Stop
 
@@ -64,7 +65,9 @@ class SessionFollower:
     backoff and the fast-recovery rules: hedged opens and a replacement opened beside a silent
     connection (:mod:`tk9.protocol.follower` explains both and what they cost a server);
     ``trace`` receives a line per connection step (opens, closes, backoffs, probes) for
-    diagnosis; ``random`` and ``clock`` are injectable for tests.
+    diagnosis; ``random`` and ``clock`` are injectable for tests. ``status`` is the run status of
+    the state the cursor points at (a snapshot's), so a follower that starts from the snapshot of
+    a finished run stops at once instead of waiting for a terminal event that is already in.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class SessionFollower:
         after: int = 0,
         epoch: str | None = None,
         *,
+        status: RunStatus | None = None,
         stop_when_finished: bool = True,
         fallback: bool = True,
         policy: FollowerPolicy | None = None,
@@ -90,6 +94,7 @@ class SessionFollower:
         self.session_id = session_id
         self._transport: Transport = transport
         self._follower = Follower(after=after, epoch=epoch, policy=policy, random=random)
+        self._follower.status = status
         self._clock = clock or SystemClock()
         self._switch = asyncio.Event()
         self._own_http = http is None

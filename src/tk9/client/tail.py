@@ -20,7 +20,7 @@ from rich.markup import escape
 from tk9.client.link import Applied, Update
 from tk9.client.session import TRANSPORTS, SessionFollower, Transport
 from tk9.errors import Tk9Error
-from tk9.events import Event, EventType
+from tk9.events import Event, EventType, RunStatus
 
 _STYLE = {
     EventType.RESEARCH_STATUS: "bold cyan",
@@ -38,7 +38,9 @@ def describe(event: Event) -> str:
     match event.event_type:
         case EventType.RESEARCH_STATUS:
             text = f"{p.get('status')} {p.get('progress')}% {p.get('stage', '')}".rstrip()
-            return text + (f" error: {p['error']}" if p.get("error") else "")
+            text += f" error: {p['error']}" if p.get("error") else ""
+            warnings = p.get("warnings") or []
+            return text + (f" warnings: {'; '.join(map(str, warnings))}" if warnings else "")
         case EventType.AGENT_UPDATE:
             message = f" {p['message']}" if p.get("message") else ""
             return f"{p.get('agent')}: {p.get('status')} {p.get('progress')}%{message}"
@@ -63,6 +65,8 @@ def render(update: Update, console: Console, as_json: bool) -> None:
             return
         when = datetime.fromtimestamp(event.timestamp, UTC).strftime("%H:%M:%S")
         style = _STYLE[event.event_type]
+        if event.payload.get("status") == RunStatus.COMPLETED_WITH_WARNINGS.value:
+            style = "bold yellow"
         console.print(
             f"[dim]{event.seq:>6} {when}[/] [{style}]{event.event_type.value:<15}[/] "
             f"{escape(describe(event))}",

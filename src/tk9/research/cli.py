@@ -3,6 +3,10 @@
 The run is recorded in the same event log as the server's (SQLite under the data directory by
 default), so it also shows up in the dashboard's history. The display is a fold of the log
 (:func:`tk9.projection.fold`) — the same projection every viewer uses — drawn with rich.
+
+Exit codes (:data:`EXIT_CODES`): 0 completed, 1 failed/cancelled/interrupted, 2 bad input or
+configuration, 3 completed with warnings (the report exists but is incomplete; the warnings
+are printed, and listed in ``--json``'s ``warnings``).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from tk9.events import AgentStatus, RunStatus
 from tk9.log.base import EventLog
 from tk9.log.factory import make_event_log
 from tk9.projection import fold, initial_state
+from tk9.research.outcome import outcome, status_words
 from tk9.research.retrieval import check_corpus
 from tk9.research.runner import run_research
+from tk9.research.translate import route_here
 from tk9.research.validate import validate_request
 from tk9.settings import Settings
 from tk9.state import SessionState
@@ -43,10 +49,20 @@ STYLES = {
 RUN_STYLES = {
     RunStatus.RUNNING: "bold cyan",
     RunStatus.COMPLETED: "bold green",
+    RunStatus.COMPLETED_WITH_WARNINGS: "bold yellow",
     RunStatus.FAILED: "bold red",
     RunStatus.CANCELLED: "yellow",
     RunStatus.INTERRUPTED: "yellow",
 }
+
+EXIT_CODES = {
+    RunStatus.COMPLETED: 0,
+    RunStatus.FAILED: 1,
+    RunStatus.CANCELLED: 1,
+    RunStatus.INTERRUPTED: 1,
+    RunStatus.COMPLETED_WITH_WARNINGS: 3,
+}
+"""Exit code per final status; 2 is bad input (before any run) and anything else is 1."""
 
 
 def research_command(
@@ -86,6 +102,9 @@ def research_command(
     except InvalidInput as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+    route = asyncio.run(route_here(language, llm_configured=settings.engine == "llm"))
+    if route.method == "none":  # said before the run, not only in its final warnings
+        typer.echo(f"warning: {route.how}", err=True)
     console = Console(stderr=json_output)
     state = asyncio.run(_research(settings, subject, language, console, live=not json_output))
     output_dir = settings.outputs_dir / state.session_id
@@ -97,10 +116,10 @@ def research_command(
     else:
         for file in state.files:
             console.print(f"[green]{file.kind.value:>4}[/] {output_dir / file.name}")
-        if state.error:
-            console.print(f"[bold red]{state.status.value}:[/] {state.error}")
-    if state.status != RunStatus.COMPLETED:
-        raise typer.Exit(1)
+        console.print(outcome(state))
+    code = EXIT_CODES.get(state.status, 1)
+    if code:
+        raise typer.Exit(code)
 
 
 async def _research(
@@ -129,7 +148,8 @@ async def _research(
             if not run.done():  # Ctrl-C: the run records "cancelled" before we close the log
                 run.cancel()
                 await asyncio.gather(run, return_exceptions=True)
-            await log.update_meta(session_id, {"status": state.status, "progress": state.progress})
+            meta = {"status": state.status, "progress": state.progress}
+            await log.update_meta(session_id, {**meta, "warning_count": len(state.warnings)})
         return state
     finally:
         await log.close()
@@ -154,7 +174,7 @@ def render(state: SessionState) -> Group:
     head = Text.assemble(
         ("tk9 research ", "bold"),
         f"“{state.subject}” → {state.language}  ",
-        (f"{state.status.value} {state.progress}%", RUN_STYLES.get(state.status, "")),
+        (f"{status_words(state.status)} {state.progress}%", RUN_STYLES.get(state.status, "")),
         (f"  {state.stage}", "dim"),
     )
     table = Table(show_header=True, header_style="bold", expand=True)

@@ -120,7 +120,7 @@ def vector_index(index: CorpusIndex, model: str, sources: Sequence[str]) -> Vect
             return cached[1]
         ids, vectors = passages.load(index.db, model, sources)
     name = hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
-    built = VectorIndex.build(ids, vectors, index.path.parent / "ann" / f"{name}.usearch")
+    built = VectorIndex.build(ids, vectors, index.path.parent / "ann" / f"{name}.faiss")
     with index.lock:
         _vector_cache[key] = (version, built)
     return built

@@ -33,7 +33,7 @@ from tk9.research.retrieval import Retriever
 from tk9.research.semantic import Embedder, Matrix, dense, lexical, similarities
 from tk9.research.subject import Subject, parse, refine, required, weighted
 from tk9.research.text import counted, sentences, terms, words
-from tk9.research.translate import Translator, choose_translator
+from tk9.research.translate import Translator, choose_translator, untranslated_warning
 from tk9.research.validate import SOURCE_LANGUAGE
 
 BANDS: dict[AgentName, tuple[int, int]] = {
@@ -423,13 +423,17 @@ class Pipeline:
                 f"The target language is the source language ({SOURCE_LANGUAGE})",
             )
             return
-        translator, how = await choose_translator(
+        translator, chosen = await choose_translator(
             SOURCE_LANGUAGE, self.language, self.llm_translator
         )
         if translator is None:
-            await self.emit.agent(agent, AgentStatus.SKIPPED, 0, how.capitalize())
+            # Not a failure (the English report is complete) but not plain success either.
+            reason = untranslated_warning(self.language, ahead=False)
+            await self.emit.agent(agent, AgentStatus.SKIPPED, 0, reason)
+            await self.emit.warn(reason, agent)
             return
-        await self._step(agent, 0.0, f"Translating into {self.language} with {how}")
+        how = f"{chosen.name} with {chosen.how}"
+        await self._step(agent, 0.0, f"Translating into {how}")
         body = await translator.translate(report.body_markdown(), SOURCE_LANGUAGE, self.language)
         if not body.strip():
             raise ResearchError(f"the translation into {self.language} came back empty")
@@ -438,9 +442,7 @@ class Pipeline:
         title = first.lstrip("# ").strip() or report.title
         await self._step(agent, 0.4, "Rendering the translated Markdown, PDF and DOCX")
         await self._publish(agent, markdown, title, f"{stem}.{self.language}", self.language)
-        await self.emit.agent(
-            agent, AgentStatus.COMPLETED, 100, f"Translated into {self.language} with {how}"
-        )
+        await self.emit.agent(agent, AgentStatus.COMPLETED, 100, f"Translated into {how}")
 
 
 def _mentions(doc: Document, heading: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nh3
 from docx import Document as DocxDocument
+from docx.document import Document as DocxFile
 from docx.text.paragraph import Paragraph
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -75,10 +76,16 @@ def to_pdf(document_html: str) -> bytes:
 
 
 def to_docx(tokens: list[Token], title: str) -> bytes:
-    """A Word document built from the token stream (headings, paragraphs, lists, emphasis)."""
+    """A Word document built from the token stream (headings, paragraphs, lists, emphasis).
+
+    Every ordered list gets a numbering instance of its own that starts at the list's first
+    number, so the reference list counts 1, 2, 3... like the ``[n]`` markers instead of going
+    on from the table of contents (one shared "List Number" instance would continue it).
+    """
     doc = DocxDocument()
     doc.core_properties.title = title
     list_styles: list[str] = []
+    list_nums: list[int | None] = []
     heading_level = 0
     in_item = False
     for token in tokens:
@@ -87,9 +94,12 @@ def to_docx(tokens: list[Token], title: str) -> bytes:
         elif token.type == "heading_close":
             heading_level = 0
         elif token.type in ("bullet_list_open", "ordered_list_open"):
-            list_styles.append("List Bullet" if token.type == "bullet_list_open" else "List Number")
+            ordered = token.type == "ordered_list_open"
+            list_styles.append("List Number" if ordered else "List Bullet")
+            list_nums.append(_new_numbering(doc, _list_start(token)) if ordered else None)
         elif token.type in ("bullet_list_close", "ordered_list_close"):
             list_styles.pop()
+            list_nums.pop()
         elif token.type == "list_item_open":
             in_item = True
         elif token.type == "list_item_close":
@@ -99,6 +109,8 @@ def to_docx(tokens: list[Token], title: str) -> bytes:
                 paragraph = doc.add_heading(level=min(heading_level - 1, 9))
             elif in_item and list_styles:
                 paragraph = doc.add_paragraph(style=list_styles[-1])
+                if list_nums[-1] is not None:
+                    _number_with(paragraph, list_nums[-1])
             else:
                 paragraph = doc.add_paragraph()
             _add_runs(paragraph, token.children or [])
@@ -107,6 +119,26 @@ def to_docx(tokens: list[Token], title: str) -> bytes:
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+def _list_start(token: Token) -> int:
+    start = token.attrGet("start")
+    return int(start) if isinstance(start, int | str) and str(start).isdigit() else 1
+
+
+def _new_numbering(doc: DocxFile, start: int) -> int:
+    """A new numbering instance of the "List Number" style's list, restarting at ``start``."""
+    style_num = doc.styles["List Number"].element.pPr.numPr.numId.val
+    numbering = doc.part.numbering_part.element
+    num = numbering.add_num(numbering.num_having_numId(style_num).abstractNumId.val)
+    num.add_lvlOverride(ilvl=0).add_startOverride(start)
+    return int(num.numId)
+
+
+def _number_with(paragraph: Paragraph, num_id: int) -> None:
+    num_pr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
+    num_pr.get_or_add_ilvl().val = 0
+    num_pr.get_or_add_numId().val = num_id
 
 
 def _add_runs(paragraph: Paragraph, children: list[Token]) -> None:

@@ -45,12 +45,15 @@ from tk9.research.translate import Translator
 from tk9.settings import Settings
 
 
-def build_engine(settings: Settings) -> tuple[Engine, Translator | None]:
-    """The configured engine, and the LLM translator when an LLM is configured."""
+def build_engine(
+    settings: Settings, emit: Emitter | None = None
+) -> tuple[Engine, Translator | None]:
+    """The configured engine, and the LLM translator when an LLM is configured; ``emit``
+    lets the LLM engine show streaming progress and its fallbacks on the agent cards."""
     if settings.engine == "llm":
         from tk9.research.llm import LLMEngine
 
-        engine = LLMEngine.from_settings(settings)
+        engine = LLMEngine.from_settings(settings, reporter=emit)
         return engine, engine
     return ExtractiveEngine(), None
 
@@ -160,7 +163,7 @@ async def run_research(
 async def _work(
     emit: Emitter, subject: str, language: str, settings: Settings, output_dir: Path
 ) -> None:
-    engine, llm_translator = build_engine(settings)
+    engine, llm_translator = build_engine(settings, emit)
     await emit.agent(AgentName.BROWSER, AgentStatus.RUNNING, 0, "Indexing the corpus")
 
     async def embedding(done: int, total: int) -> None:

@@ -47,6 +47,12 @@ class VectorIndex:
         self.vectors = vectors if graph is not None else np.asarray(vectors, np.float32)
         self._graph = graph
 
+    def set_expansion(self, breadth: int) -> None:
+        """HNSW search breadth (``efSearch``): more finds more true neighbours, more slowly."""
+        if self._graph is not None:
+            inner: Any = faiss.downcast_index(self._graph.index)
+            inner.hnsw.efSearch = breadth
+
     @property
     def approximate(self) -> bool:
         return self._graph is not None

@@ -14,15 +14,14 @@ import tk9
 from tk9.errors import Conflict
 from tk9.events import RunStatus
 from tk9.research.retrieval import check_corpus
-from tk9.research.translate import translation_targets
+from tk9.research.translate import Route, apertium_pairs, translation_routes
 from tk9.research.validate import (
-    ISO_639_1,
     MAX_SUBJECT,
     MIN_SUBJECT,
     SOURCE_LANGUAGE,
     validate_request,
 )
-from tk9.server.context import Ctx
+from tk9.server.context import AppContext, Ctx
 from tk9.server.paths import parse_session_id
 from tk9.state import SessionState
 
@@ -44,6 +43,8 @@ class SessionCreated(BaseModel):
     status: RunStatus
     created_at: float
     epoch: str
+    warnings: list[str] = Field(default_factory=list)
+    """Known before the run starts: e.g. no translator for the language, so English only."""
 
 
 class SessionSummary(BaseModel):
@@ -53,6 +54,8 @@ class SessionSummary(BaseModel):
     status: RunStatus
     progress: int
     created_at: float
+    warning_count: int = 0
+    """How many warnings the final status lists (non-zero on ``completed_with_warnings``)."""
 
 
 class SessionList(BaseModel):
@@ -76,7 +79,9 @@ async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
     }
     info = await ctx.log.create(session_id, meta)
     ctx.runs.start(session_id, subject, language)
+    route = (await language_routes(ctx))[language]
     return SessionCreated(
+        warnings=[route.how] if route.method == "none" else [],
         session_id=session_id,
         subject=subject,
         language=language,
@@ -103,14 +108,17 @@ async def list_sessions(ctx: Ctx) -> SessionList:
                 status=status,
                 progress=int(meta.get("progress", 0) or 0),
                 created_at=float(meta.get("created_at", info.created_at)),
+                warning_count=int(meta.get("warning_count", 0) or 0),
             )
         )
     return SessionList(sessions=out)
 
 
-@router.get("/api/sessions/{session_id}")
-async def get_snapshot(session_id: str, ctx: Ctx) -> SessionState:
-    return await ctx.snapshots.get(parse_session_id(session_id))
+@router.get("/api/sessions/{session_id}", response_model=SessionState)
+async def get_snapshot(session_id: str, ctx: Ctx) -> Response:
+    """The snapshot, as JSON encoded once per seq (not re-validated and re-encoded per request)."""
+    body = await ctx.snapshots.get_json(parse_session_id(session_id))
+    return Response(content=body, media_type="application/json")
 
 
 @router.post("/api/sessions/{session_id}/cancel", status_code=202)
@@ -148,15 +156,32 @@ async def health(ctx: Ctx) -> dict[str, Any]:
     }
 
 
+async def language_routes(ctx: AppContext) -> dict[str, Route]:
+    """How each language would be translated here: worked out once (the app's start-up calls
+    this; ``apertium -l`` costs ~50 ms) and kept, since installed pairs and settings are fixed
+    for the life of the process."""
+    if ctx.language_routes is None:
+        modes = await apertium_pairs()
+        ctx.language_routes = translation_routes(
+            SOURCE_LANGUAGE, modes, llm_configured=ctx.settings.engine == "llm"
+        )
+    return ctx.language_routes
+
+
 @router.get("/api/config")
 async def config(ctx: Ctx) -> dict[str, Any]:
+    """What the new-research form needs: limits, engines, and for every language how its
+    report would be translated (``source``/``apertium``/``llm``/``none``, and ``via`` saying
+    which pair or why not), so a run that would stay in English is announced before it starts."""
     s = ctx.settings
+    routes = await language_routes(ctx)
     return {
-        "languages": sorted(ISO_639_1),
+        "languages": [
+            {"code": r.code, "name": r.name, "translation": r.method, "via": r.how}
+            for r in routes.values()
+        ],
         "source_language": SOURCE_LANGUAGE,
-        "translation_targets": await translation_targets(
-            SOURCE_LANGUAGE, llm_configured=s.engine == "llm"
-        ),
+        "translation_targets": [r.code for r in routes.values() if r.method != "none"],
         "engines": [s.engine],
         "min_subject": MIN_SUBJECT,
         "max_subject": MAX_SUBJECT,

@@ -3,6 +3,8 @@
 * ``POST /api/_test/drop-connections?code=1011`` closes every live WebSocket and SSE stream
   from the server side (the fault "server cut the connection mid-run").
 * ``POST /api/_test/append/{session_id}`` appends raw events (benchmarks, fault scenarios).
+* ``POST /api/_test/sessions`` creates a session that no producer runs: a test then scripts its
+  whole log with ``append`` (e.g. a run ending ``completed_with_warnings`` with coverage).
 * ``POST /api/_test/produce`` runs an in-process producer per session, the way research runs
   append, so a benchmark measures fan-out rather than an HTTP client.
 """
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -36,6 +39,27 @@ class ProduceBody(BaseModel):
     events: int = Field(ge=1, le=1_000_000)
     batch: int = Field(default=10, ge=1, le=1_000)
     padding: str = Field(default="", max_length=4096)
+
+
+class ScriptedSession(BaseModel):
+    subject: str = Field(min_length=1, max_length=1000)
+    language: str = Field(default="en", max_length=32)
+
+
+@router.post("/sessions", status_code=201)
+async def scripted_session(body: ScriptedSession, ctx: Ctx) -> dict[str, str]:
+    """A session with metadata like ``POST /api/sessions`` makes, but no run behind it."""
+    session_id = str(uuid.uuid4())
+    meta: dict[str, Any] = {
+        "subject": body.subject,
+        "language": body.language,
+        "created_at": ctx.clock.wall(),
+        "status": "pending",
+        "progress": 0,
+        "owner": ctx.settings.node_id,
+    }
+    info = await ctx.log.create(session_id, meta)
+    return {"session_id": session_id, "epoch": info.epoch}
 
 
 @router.post("/produce")

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from tk9.clock import Clock
 from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
+from tk9.research.translate import Route
 from tk9.server.frames import FrameCache
 from tk9.server.hub import Hub
 from tk9.server.metrics import Metrics
@@ -46,6 +47,8 @@ class AppContext:
     snapshots: SnapshotCache
     hub: Hub = field(default_factory=Hub)
     frames: FrameCache = field(default_factory=FrameCache)
+    language_routes: dict[str, Route] | None = None
+    """How each language would be translated (:func:`tk9.server.api_sessions.language_routes`)."""
 
     @property
     def protocol_config(self) -> ProtocolConfig:

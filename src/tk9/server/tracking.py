@@ -1,8 +1,9 @@
 """An ``EventLog`` decorator used by the server: counts appends and keeps listing metadata.
 
 Producers (the research runs) append through it, so ``GET /api/sessions`` can list status and
-progress from stream metadata without folding every session. The metadata is a cache written
-after the append; the snapshot (the fold of the log) is the truth.
+progress (and how many warnings a ``completed_with_warnings`` run has) from stream metadata
+without folding every session. The metadata is a cache written after the append; the snapshot
+(the fold of the log) is the truth.
 """
 
 from __future__ import annotations
@@ -42,5 +43,9 @@ class TrackingLog(DelegatingLog):
             payload = event.payload
             await self.inner.update_meta(
                 session_id,
-                {"status": payload.get("status"), "progress": payload.get("progress", 0)},
+                {
+                    "status": payload.get("status"),
+                    "progress": payload.get("progress", 0),
+                    "warning_count": len(payload.get("warnings") or []),
+                },
             )
