@@ -15,14 +15,24 @@ from pathlib import Path
 from tk9.errors import ResearchError
 from tk9.events import AgentName, AgentStatus, LogLevel, RunStatus
 from tk9.research.citations import ReferenceRegistry, check_citations
+from tk9.research.coverage import (
+    Coverage,
+    describe_corpus,
+    describe_uncovered,
+    measure,
+    payload,
+)
 from tk9.research.documents import Document
 from tk9.research.emitter import Emitter
 from tk9.research.engine import Engine
+from tk9.research.extractive import ExtractiveEngine
 from tk9.research.publish import render_all, write_atomic
-from tk9.research.relevance import Relevance, describe_nothing
+from tk9.research.relevance import Judged, Relevance, describe_nothing, judge
 from tk9.research.report import Outline, Report, SectionDraft, slugify
 from tk9.research.retrieval import Retriever
-from tk9.research.text import counted, terms
+from tk9.research.semantic import Embedder, Matrix, dense, lexical, similarities
+from tk9.research.subject import Subject, parse, refine, required, weighted
+from tk9.research.text import counted, sentences, terms, words
 from tk9.research.translate import Translator, choose_translator, untranslated_warning
 from tk9.research.validate import SOURCE_LANGUAGE
 
@@ -34,7 +44,14 @@ BANDS: dict[AgentName, tuple[int, int]] = {
     AgentName.PUBLISHER: (70, 85),
     AgentName.TRANSLATOR: (85, 100),
 }
-INITIAL_SOURCES = 8
+INITIAL_SOURCES = 14
+"""The most documents a report draws on (those judged most on the subject)."""
+BROWSER_CANDIDATES = 60
+DENSE_CANDIDATES = 30
+"""Passages the hybrid search adds (their documents) when the embedding model is loaded."""
+"""Matches the Browser judges for relevance."""
+FULL_REPORT = 8
+"""Fewer documents on the subject than this: a shorter report, and it says why."""
 SECTION_SOURCES = 6
 CANDIDATES = 5
 """Search this many times more documents than needed, then keep those on the subject."""
@@ -55,6 +72,13 @@ class Pipeline:
     relevance: Relevance | None = None
     """Set by the Browser: which documents are about the subject (see :mod:`.relevance`)."""
     initial: list[Document] = field(default_factory=list)
+    understood: Subject | None = None
+    """The subject's key phrases and framing (:mod:`.subject`), set by the Browser."""
+    embedder: Embedder = field(default_factory=lexical)
+    judged: list[Judged] = field(default_factory=list)
+    coverage: Coverage | None = None
+    phrase_similarity: dict[str, list[float]] = field(default_factory=dict)
+    """Document URI → cosine of each key phrase with it (dense embedder only)."""
 
     async def run(self) -> None:
         initial = await self.browser()
@@ -89,31 +113,121 @@ class Pipeline:
             for problem in report.unreadable:
                 await self.emit.error("unreadable_document", problem, agent)
         total = await self.retriever.document_count()
-        await self._step(agent, 0.4, f"Searching {total} documents for “{self.subject}”")
-        relevance = await self.retriever.relevance(self.subject)
+        await self._step(agent, 0.3, f"Searching {total} documents for “{self.subject}”")
+        understood = parse(self.subject)
+        relevance = await self.retriever.relevance(understood.core)
         self.relevance = relevance
         if relevance.unknown and self.retriever.web is None:
             # a word no document uses: whatever else matches is about something else
             raise ResearchError(describe_nothing(self.subject, relevance.unknown))
-        candidates = await self.retriever.search(self.subject, INITIAL_SOURCES * CANDIDATES)
-        on_subject = relevance.rank(candidates)
-        found = on_subject[:INITIAL_SOURCES]
-        if not found:
-            raise ResearchError(describe_nothing(self.subject, relevance.unknown))
+        query = f"{understood.core} {understood.field}".strip()
+        candidates = await self.retriever.search(query, BROWSER_CANDIDATES)
+        for key in understood.phrases if len(understood.phrases) > 1 else ():
+            # each run of words alone too: "ancient Rome" finds what "economy" drowns out
+            extra = await self.retriever.search(key.text, BROWSER_CANDIDATES // 2)
+            known = {d.uri for d in candidates}
+            candidates += [d for d in extra if d.uri not in known]
+        if DENSE_CANDIDATES and self.retriever.embedder is not None:
+            # passages close in meaning: articles on the subject that never use its words
+            known = {d.uri for d in candidates}
+            for hit in await self.retriever.passages(query, DENSE_CANDIDATES):
+                if hit.document.uri not in known:
+                    known.add(hit.document.uri)
+                    candidates.append(hit.document)
+        weights = {c.root: c.weight for c in relevance.concepts}
+        understood = weighted(refine(understood, candidates), weights)
+        self.understood = understood
+        await self._step(
+            agent,
+            0.6,
+            f"Judging {counted(len(candidates), 'candidate')} against the key phrases "
+            + ", ".join(f"“{p.text}”" for p in understood.phrases),
+        )
+        self.embedder = self._embedder()
+        judged, phrase_sims = await asyncio.to_thread(self._judge, understood, candidates)
+        self.judged = judged
+        if phrase_sims is not None:
+            for i, doc in enumerate(candidates):
+                self.phrase_similarity[doc.uri] = [float(v) for v in phrase_sims[:, i]]
+        on_subject = [j for j in judged if j.on_subject]
+        found = [j.document for j in on_subject[:INITIAL_SOURCES]]
+        coverage = measure(
+            understood,
+            found,
+            None if phrase_sims is None else _columns(phrase_sims, candidates, found),
+            self.embedder.covers,
+        )
+        self.coverage = coverage
+        if not found or coverage.fails:
+            if not found:  # what the corpus does hold, to name only the part it lacks
+                coverage = measure(
+                    understood,
+                    candidates,
+                    None if phrase_sims is None else [list(map(float, r)) for r in phrase_sims],
+                    self.embedder.covers,
+                )
+            related = [j.document.title for j in judged[:5]]
+            corpus = describe_corpus(total, self.retriever.index is not None and not self._folder)
+            raise ResearchError(describe_uncovered(understood, coverage, corpus, related))
+        if coverage.partial:
+            await self.emit.warn(
+                f"The corpus covers only part of “{self.subject}”: " + coverage.summary(), agent
+            )
         self.initial = found
         titles = ", ".join(d.title for d in found[:4])
         off = len(candidates) - len(on_subject)
         dropped = f" ({off} off-topic match(es) set aside)" if off else ""
         await self.emit.agent(
-            agent, AgentStatus.COMPLETED, 100, f"Read {len(found)} sources: {titles}{dropped}"
+            agent,
+            AgentStatus.COMPLETED,
+            100,
+            f"Read {counted(len(found), 'source')}: {titles}{dropped}",
         )
         return found
+
+    @property
+    def _folder(self) -> bool:
+        return any(source.startswith("dir:") for source in self.retriever.sources)
+
+    def _embedder(self) -> Embedder:
+        """The sentence-embedding model when the retriever has one, else TF-IDF vectors."""
+        model = self.retriever.embedder
+        return lexical() if model is None else dense(model.embed)
+
+    def _judge(
+        self, understood: Subject, candidates: list[Document]
+    ) -> tuple[list[Judged], Matrix | None]:
+        """Judge the candidates (blocking: embeds them). Returns the judgements and, with a
+        dense embedder, the similarity of each key phrase to each candidate."""
+        embedder = self.embedder
+        if embedder.kind != "dense" or not candidates:
+            return judge(understood, candidates, None, None), None
+        query = understood.text  # meaning with its framing: "Invention of the telephone" is
+        # closer to *Alexander Graham Bell* (0.66) than "telephone" is (0.46)
+        phrases = [p.text for p in understood.phrases]
+        texts = [query, *phrases, *(_passage(d) for d in candidates)]
+        vectors = embedder.embed(texts)
+        heads, docs = vectors[: 1 + len(phrases)], vectors[1 + len(phrases) :]
+        sims = similarities(heads, docs)
+        # cosine with the closest required phrase (:func:`.subject.required`)
+        rows = [understood.phrases.index(k) + 1 for k in required(understood)]
+        near = sims[rows].max(axis=0) if rows else None
+        judged = judge(
+            understood,
+            candidates,
+            list(sims[0]),
+            None if near is None else list(near),
+            (embedder.on_subject, 0.03, embedder.covers, 0.2),
+        )
+        return judged, sims[1:]
 
     # --- Editor: title and outline -------------------------------------------------------
 
     async def editor(self, initial: list[Document]) -> Outline:
         agent = AgentName.EDITOR
         await self._step(agent, 0.0, "Planning the title and outline")
+        if isinstance(self.engine, ExtractiveEngine) and self.understood is not None:
+            self.engine.prepare(self.understood, self.embedder)
         outline = await self.engine.outline(self.subject, initial, self.max_sections)
         sections = tuple(h.strip() for h in outline.sections if h.strip())[: self.max_sections]
         if not sections:
@@ -196,7 +310,11 @@ class Pipeline:
         sections = await self._without_repeats(introduction, renumbered) or renumbered
         await self._step(agent, 0.5, "Writing the conclusion")
         conclusion = await self.engine.conclusion(self.subject, sections, len(registry.documents))
-        conclusion = check_citations(conclusion, len(registry.documents)).text
+        plan = self.engine.plan if isinstance(self.engine, ExtractiveEngine) else None
+        if plan is not None:  # key points quote the plan's documents: number them globally
+            conclusion = registry.renumber(conclusion, plan.documents)
+        else:
+            conclusion = check_citations(conclusion, len(registry.documents)).text
         if not registry.documents:
             raise ResearchError(
                 f"the sources hold no passage about “{self.subject}” to quote: add documents "
@@ -211,6 +329,7 @@ class Pipeline:
             conclusion=conclusion,
             references=list(registry.documents),
         )
+        report.about = await self._coverage(report)
         await self.emit.agent(
             agent,
             AgentStatus.COMPLETED,
@@ -219,6 +338,41 @@ class Pipeline:
             f"{counted(len(report.references), 'reference')}",
         )
         return report
+
+    async def _coverage(self, report: Report) -> str:
+        """Measure how the cited sources cover the subject, emit it, and say it in the report."""
+        understood = self.understood or parse(self.subject)
+        cited = report.references
+        sims = None
+        if self.phrase_similarity:
+            sims = [
+                [
+                    self.phrase_similarity.get(d.uri, [0.0] * len(understood.phrases))[p]
+                    for d in cited
+                ]
+                for p in range(len(understood.phrases))
+            ]
+        coverage = measure(understood, cited, sims, self.embedder.covers)
+        uris = {d.uri for d in cited}
+        await self.emit.coverage(payload(coverage, self.judged, uris))
+        prose = sum(
+            len(words(t))
+            for t in [report.introduction, report.conclusion, *(b for _, b in report.sections)]
+        )
+        on_subject = sum(j.on_subject for j in self.judged) or len(self.initial)
+        about = [
+            f"{coverage.summary()} The report quotes {counted(len(cited), 'source')} of "
+            f"{counted(on_subject, 'document')} the corpus holds on the subject "
+            f"({prose:,} words of prose)."
+        ]
+        if on_subject < FULL_REPORT:
+            about.append(
+                f"The corpus holds only {counted(on_subject, 'document')} on this subject, so "
+                "this report is shorter than a full one (800–1,500 words)."
+            )
+        if understood.framing:
+            about.append(f"The subject was read as asking about: {understood.framing}.")
+        return " ".join(about)
 
     async def _without_repeats(
         self, introduction: str, sections: list[tuple[str, str]]
@@ -297,3 +451,15 @@ def _mentions(doc: Document, heading: str) -> bool:
     return bool(wanted) and (
         set(terms(doc.title)) == wanted or wanted <= set(terms(f"{doc.title} {doc.body}"))
     )
+
+
+def _passage(doc: Document) -> str:
+    """What a document is about, for its embedding: its title and opening sentences."""
+    opening = " ".join(sentences(doc.body)[:3])
+    return f"{doc.title}. {opening}"[:1500]
+
+
+def _columns(sims: Matrix, candidates: list[Document], chosen: list[Document]) -> list[list[float]]:
+    """Phrase × candidate similarities restricted to ``chosen`` (a subset of candidates)."""
+    where = {d.uri: i for i, d in enumerate(candidates)}
+    return [[float(row[where[d.uri]]) for d in chosen if d.uri in where] for row in sims]

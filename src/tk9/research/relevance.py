@@ -21,10 +21,12 @@ such words so the Browser can say so instead of writing a report about something
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tk9.research.documents import Document
+from tk9.research.subject import ROMAN, Subject, main_titles, presence, required
 from tk9.research.text import STOPWORDS, stem, terms, words
 
 ON_SUBJECT = 0.4
@@ -132,3 +134,122 @@ def describe_nothing(subject: str, unknown: Sequence[str]) -> str:
         f"the corpus holds nothing about “{subject}”{why}: add documents with "
         "TK9_CORPUS_DIR or configure a search provider"
     )
+
+
+# --- judging by key phrases and meaning ---------------------------------------------------
+
+LEXICAL_ON = 0.5
+"""Without the embedding model: the weighted share of key phrases a document must hold (a
+phrase in its title counts 1, as a unit in its text 0.5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One candidate document and why it is (not) about the subject."""
+
+    document: Document
+    lexical: float
+    """Weighted share of the subject's key phrases it holds (:func:`subject.presence`)."""
+    similarity: float | None
+    """Cosine of its embedding with the subject's (None without an embedder)."""
+    main: bool
+    """Its title is the subject or one of the subject's key phrases."""
+    on_subject: bool
+
+    @property
+    def score(self) -> float:
+        if self.similarity is None:
+            return self.lexical
+        return 0.5 * self.lexical + 0.5 * self.similarity
+
+
+def lexical_share(subject: Subject, doc: Document) -> float:
+    """The weighted share of the subject's key phrases that ``doc`` holds."""
+    total = sum(p.weight for p in subject.phrases)
+    if not total:
+        return 1.0
+    return sum(p.weight * presence(p, doc) for p in subject.phrases) / total
+
+
+def is_main(subject: Subject, doc: Document) -> bool:
+    """Whether ``doc`` is the subject's own article: its title is the subject without its
+    framing ("Telephone" for "invention of the telephone"), or one of the topics of a subject
+    joined by "and". "Japan" is not the article on "volcanoes of Japan"."""
+    title = tuple(_title_roots(doc.title))
+    return bool(title) and title in main_titles(subject)
+
+
+def _title_roots(title: str) -> list[str]:
+    return [
+        stem(w)
+        for w in words(re.sub(r"\(.*?\)", "", title))
+        if w in ROMAN or (w not in STOPWORDS and len(w) > 1)
+    ]
+
+
+def numbered_sibling(subject: Subject, doc: Document) -> bool:
+    """A title naming another numbered member of the subject's series: "World War II" (or
+    "Eastern Front (World War II)") for "World War I", "Apollo 13" for "Apollo 11"."""
+    title = [stem(w) for w in words(doc.title) if w not in STOPWORDS or w in ROMAN]
+    for key in subject.phrases:
+        last = key.roots[-1] if key.roots else ""
+        if not (last in ROMAN or last.isdigit()) or len(key.roots) < 2:
+            continue
+        head = key.roots[:-1]
+        for i in range(len(title) - len(head)):
+            if tuple(title[i : i + len(head)]) == head and title[i + len(head)] != last:
+                after = title[i + len(head)]
+                if after in ROMAN or after.isdigit():
+                    return True
+    return False
+
+
+def judge(
+    subject: Subject,
+    docs: Sequence[Document],
+    similarity: Sequence[float] | None,
+    required_similarity: Sequence[float] | None,
+    thresholds: tuple[float, float, float, float] = (0.42, 0.03, 0.55, 0.2),
+) -> list[Judged]:
+    """Judge every candidate; the subject's own articles first, then by score.
+
+    ``similarity``: cosine of each document with the subject; ``required_similarity``: with
+    the subject's :func:`~tk9.research.subject.required` phrase (None without embeddings).
+    ``thresholds``: (close, extra for a mere mention, speaks to the phrase, spread), see
+    docs/research.md.
+
+    A document is on the subject when it is the subject's own article (:func:`is_main`); or,
+    with embeddings, when it holds a required phrase (:func:`~tk9.research.subject.required`;
+    or is close to it in meaning: cosine ≥ "speaks"), is close to the subject (cosine ≥
+    "close", plus "mention" when the phrase is only in its text, not its title), and is not
+    much further from the subject than the best match other than its own article (within
+    "spread"); without embeddings, when it holds a required phrase and
+    at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never enough:
+    *Bleach* holds "bleaching" but not "coral reef". A numbered sibling ("World War II" for
+    "World War I") never is.
+    """
+    close, mention, speaks, spread = thresholds
+    keys = required(subject)
+    best = 0.0  # the closest document that is not the subject's own article
+    if similarity is not None:
+        others = [
+            float(v) for d, v in zip(docs, similarity, strict=True) if not is_main(subject, d)
+        ]
+        best = max(others, default=0.0)
+    out = []
+    for i, doc in enumerate(docs):
+        share = lexical_share(subject, doc)
+        main = is_main(subject, doc)
+        held = max((presence(k, doc) for k in keys), default=1.0)
+        sim = None if similarity is None else float(similarity[i])
+        if numbered_sibling(subject, doc) and not main:
+            ok = False
+        elif sim is None:
+            ok = main or (held >= 0.5 and share >= LEXICAL_ON - _EPSILON)
+        else:
+            near = required_similarity is not None and float(required_similarity[i]) >= speaks
+            need = close + (mention if held < 1 else 0.0)
+            ok = main or ((held >= 0.5 or near) and sim >= need and sim >= best - spread)
+        out.append(Judged(doc, share, sim, main, ok))
+    order = sorted(range(len(out)), key=lambda i: (not out[i].main, -out[i].score, i))
+    return [out[i] for i in order]

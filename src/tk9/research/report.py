@@ -37,6 +37,8 @@ class Report:
     sections: list[tuple[str, str]]
     conclusion: str
     references: list[Document] = field(default_factory=list)
+    about: str = ""
+    """How well the sources cover the subject (coverage), shown before the references."""
 
     def to_markdown(self) -> str:
         """Title, note, table of contents, introduction, sections, conclusion, references."""
@@ -56,9 +58,12 @@ class Report:
             "contents": "Contents",
             "introduction": "Introduction",
             "conclusion": "Conclusion",
+            "about": "About this report",
             "references": "References",
         }
         headings = [label["introduction"], *(h for h, _ in self.sections), label["conclusion"]]
+        if self.about:
+            headings.append(label["about"])
         lines = [f"# {self.title}", "", f"*{self.note}*", "", f"## {label['contents']}", ""]
         lines += [f"{i}. {heading}" for i, heading in enumerate(headings, start=1)]
         lines += [f"{len(headings) + 1}. {label['references']}", ""]
@@ -66,6 +71,8 @@ class Report:
         for heading, body in self.sections:
             lines += [f"## {heading}", "", body.strip(), ""]
         lines += [f"## {label['conclusion']}", "", self.conclusion.strip(), ""]
+        if self.about:
+            lines += [f"## {label['about']}", "", self.about.strip(), ""]
         lines += [f"## {label['references']}"]
         return "\n".join(lines) + "\n"
 

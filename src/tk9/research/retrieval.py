@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from tk9.errors import InvalidInput, ResearchError
 from tk9.research.corpus import CorpusIndex, SyncReport, folder_source
 from tk9.research.documents import Document, corpus_files, wiki_data_file
+from tk9.research.embedding import DIM, Embedder, EmbeddingUnavailable, shared_embedder
+from tk9.research.hybrid import EmbedReport, PassageHit, embed_corpus, search_passages
 from tk9.research.relevance import Relevance
 from tk9.research.search import WebSearch
 from tk9.settings import Settings
@@ -46,6 +53,44 @@ class Retriever:
     sources: list[str]
     web: WebSearch | None = None
     reports: list[SyncReport] = field(default_factory=list)
+    embedder: Embedder | None = None
+    """The sentence-embedding model; ``None`` when it is not installed (lexical only)."""
+    embedding: EmbedReport | None = None
+    """How the corpus embedding went at open (``pending`` > 0: dense search is partial)."""
+
+    async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Unit-length embeddings of ``texts``, shape ``(len(texts), 384)`` float32, so that
+        ``a @ b.T`` are cosine similarities (subjects, headings, sentences). Repeated texts come
+        from an in-memory LRU. Raises :class:`EmbeddingUnavailable` without a model."""
+        if self.embedder is None:
+            raise EmbeddingUnavailable("no sentence-embedding model is loaded")
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return await asyncio.to_thread(self.embedder.embed, list(texts))
+
+    async def passages(
+        self,
+        query: str,
+        limit: int = 20,
+        exclude: Iterable[str] = (),
+        vector: NDArray[np.float32] | None = None,
+    ) -> list[PassageHit]:
+        """The ``limit`` best corpus passages for ``query``, BM25 and embedding similarity
+        fused (see :mod:`tk9.research.hybrid`); each hit has its document, passage text,
+        ``lexical`` and ``dense`` scores and its embedding. ``vector`` replaces the query's
+        embedding (e.g. a heading's). Lexical only when no model is installed."""
+        if self.index is None or not self.sources:
+            return []
+        return await asyncio.to_thread(
+            search_passages,
+            self.index,
+            self.embedder,
+            query,
+            self.sources,
+            limit,
+            set(exclude),
+            vector,
+        )
 
     async def search(self, query: str, limit: int, exclude: Iterable[str] = ()) -> list[Document]:
         excluded = set(exclude)
@@ -79,10 +124,44 @@ class Retriever:
             self.index.close()
 
 
-async def open_retriever(settings: Settings) -> Retriever:
-    """Sync the configured sources into the index (incrementally) and return a retriever.
+def _embedder(settings: Settings) -> Embedder | None:
+    try:
+        return shared_embedder(settings.data_dir)
+    except EmbeddingUnavailable:
+        return None
+
+
+EMBED_BUDGET = 90.0
+"""Seconds one opening may spend embedding the corpus. Lead passages go first; what is left
+is embedded by the next runs, so a first run on a slow or busy host stays about two minutes."""
+
+Progress = Callable[[int, int], Coroutine[Any, Any, None]]
+"""``await progress(done, total)`` while the corpus is embedded (on the event loop)."""
+
+
+def _throttled(progress: Progress, loop: asyncio.AbstractEventLoop) -> Callable[[int, int], None]:
+    """A thread-side callback that runs ``progress`` on ``loop`` about 50 times per job (and
+    waits for it, so events keep their order)."""
+    last = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if done in (0, total) or done - last >= max(256, total // 50):
+            last = done
+            asyncio.run_coroutine_threadsafe(progress(done, total), loop).result()
+
+    return report
+
+
+async def open_retriever(settings: Settings, progress: Progress | None = None) -> Retriever:
+    """Sync the configured sources into the index (incrementally), embed passages not yet
+    embedded, and return a retriever.
 
     A configured corpus folder replaces the wiki; the wiki is the default demo corpus.
+    ``progress(done, total)`` follows the embedding step, the only slow one on a first run
+    (the 13.5k wiki passages take 1–2 minutes on two idle cores); it stops after
+    :data:`EMBED_BUDGET` seconds and the next runs continue it. Later runs embed only new or
+    changed passages.
     """
     web = WebSearch.from_settings(settings)
     index: CorpusIndex | None = None
@@ -100,7 +179,19 @@ async def open_retriever(settings: Settings) -> Retriever:
                 report = await asyncio.to_thread(index.sync_wiki, data)
                 reports.append(report)
                 sources.append(report.source)
-        retriever = Retriever(index, sources, web, reports)
+        embedder = await asyncio.to_thread(_embedder, settings)
+        embedding: EmbedReport | None = None
+        if embedder is not None and index is not None and sources:
+            notify = _throttled(progress, asyncio.get_running_loop()) if progress else None
+            stop = threading.Event()
+            try:
+                embedding = await asyncio.to_thread(
+                    embed_corpus, index, embedder, sources, notify, EMBED_BUDGET, stop
+                )
+            except asyncio.CancelledError:
+                stop.set()  # the worker thread finishes its chunk, then returns
+                raise
+        retriever = Retriever(index, sources, web, reports, embedder, embedding)
         if web is None and await retriever.document_count() == 0:
             raise ResearchError(
                 "the corpus is empty: no readable documents were found"

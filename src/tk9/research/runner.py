@@ -165,7 +165,13 @@ async def _work(
 ) -> None:
     engine, llm_translator = build_engine(settings, emit)
     await emit.agent(AgentName.BROWSER, AgentStatus.RUNNING, 0, "Indexing the corpus")
-    retriever = await open_retriever(settings)
+
+    async def embedding(done: int, total: int) -> None:
+        if total:
+            message = f"Embedding {done:,}/{total:,} passages"
+            await emit.agent(AgentName.BROWSER, AgentStatus.RUNNING, 0, message)
+
+    retriever = await open_retriever(settings, embedding)
     try:
         await Pipeline(
             emit=emit,

@@ -8,10 +8,13 @@ every function is pure and deterministic.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+
+import Stemmer  # type: ignore[import-not-found]
 
 STOPWORDS: frozenset[str] = frozenset(
     [
@@ -179,6 +182,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "Dr.", "Mr.", "Mrs.", "St.", "U.S.", "c.")
 
 Vector = dict[str, float]
+_SNOWBALL = Stemmer.Stemmer("english")
 
 
 def words(text: str) -> list[str]:
@@ -187,28 +191,28 @@ def words(text: str) -> list[str]:
 
 
 def terms(text: str) -> list[str]:
-    """Content terms: words without stopwords and one-letter tokens, crudely stemmed."""
+    """Content terms: words without stopwords and one-letter tokens, stemmed (:func:`stem`)."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
 def stem(word: str) -> str:
-    """A deliberately small stemmer for matching only: inflections, then the adjective
-    endings and final vowel that separate a noun from its adjective, so that "tides",
-    "tide", "tidal" and "tidally" (or "volcanoes" and "volcanic", "history" and "historical") meet.
-    A root keeps at least three letters."""
-    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            word = word[: len(word) - len(suffix)] + keep
-            break
-    for suffix in ("ical", "ally", "ic", "al", "ean", "ian"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: len(word) - len(suffix)]
-            break
-    while word[-1:] in ("e", "o", "y") and len(word) > 3:
-        word = word[:-1]
-    return word
+    """The Snowball English stem of a lower-case word: "tides" → tide, "energies" → energi.
+
+    The one stemmer of tk9: relevance, sentence ranking and the full-text index (which indexes
+    stemmed text, see :mod:`tk9.research.corpus`) all use it, so a word matches the same way
+    everywhere. It only folds inflections and derivations ("Romeo" stays romeo, "coral" stays
+    coral); relating "Roman" to "Rome" or "tidal" to "tide" is left to sentence embeddings."""
+    return _stem(word)
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_SNOWBALL.stemWord(word))
+
+
+def stems(text: str) -> str:
+    """Every word of ``text`` stemmed, space-separated: what the full-text index stores."""
+    return " ".join(stem(w) for w in words(text))
 
 
 def sentences(text: str) -> list[str]:
@@ -219,11 +223,18 @@ def sentences(text: str) -> list[str]:
     parts = _SENTENCE_END.split(flat)
     out: list[str] = []
     for part in parts:
-        if out and out[-1].endswith(_ABBREVIATIONS):
+        if out and _ends_with_abbreviation(out[-1]):
             out[-1] = f"{out[-1]} {part}"
         else:
             out.append(part)
     return [s.strip() for s in out if s.strip()]
+
+
+def _ends_with_abbreviation(text: str) -> bool:
+    """Whether ``text`` ends with an abbreviation as a whole word ("c. 1450"), not a word
+    that merely ends in its letters ("arc.", "Inc.")."""
+    last = text.rsplit(None, 1)[-1] if text.split() else ""
+    return last.lstrip("(\"'") in _ABBREVIATIONS
 
 
 def idf(documents: Sequence[Sequence[str]]) -> dict[str, float]:
