@@ -51,8 +51,11 @@ def test_every_page_has_no_axe_violations(themed_page: Page, demo_server: Server
     assert_no_violations(page, "the agent panel")
     page.keyboard.press("Escape")
     page.get_by_test_id("read-report").click()
+    expect(page.get_by_test_id("reader-body")).to_contain_text("A heat pump moves heat")
+    assert_no_violations(page, "the report reader")
+    page.get_by_test_id("file-drawer").get_by_role("button", name="Preview").click()
     expect(page.get_by_role("dialog")).to_contain_text("A heat pump moves heat")
-    assert_no_violations(page, "the report preview")
+    assert_no_violations(page, "the file preview")
     page.keyboard.press("Escape")
 
     page.goto(f"{base}/sessions/{failed}")
