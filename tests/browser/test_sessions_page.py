@@ -1,0 +1,42 @@
+"""The sessions page: text search, sort, live updates (no Refresh needed), cancel in the row,
+and edit-before-re-run."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Server
+from tests.browser.test_next_steps import scripted_failure
+
+pytestmark = pytest.mark.browser
+
+
+def test_search_sort_live_and_cancel_in_the_row(page: Page, demo_server: Server) -> None:
+    scripted_failure(demo_server, "Zebra crossings and road safety")
+    scripted_failure(demo_server, "Aardvark burrows")
+    page.goto(demo_server.base_url + "/sessions")
+    rows = page.get_by_test_id("session-row")
+    expect(rows.filter(has_text="Aardvark burrows")).to_have_count(1)
+
+    page.get_by_test_id("search").fill("zebra ROAD")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Zebra crossings and road safety")
+    page.get_by_test_id("search").fill("")
+
+    page.get_by_test_id("sort").select_option("subject")
+    expect(rows.first).to_contain_text("Aardvark burrows")
+    page.get_by_test_id("sort").select_option("newest")
+    expect(rows.first).to_contain_text("Aardvark burrows")  # created last
+
+    # a run started elsewhere appears without a reload, and can be cancelled from its row
+    demo_server.create("A run started in another tab")
+    row = rows.filter(has_text="A run started in another tab")
+    expect(row).to_have_count(1, timeout=15_000)
+    row.get_by_test_id("cancel").click()
+    row.get_by_test_id("cancel-yes").click()
+    expect(row.locator(".badge")).to_have_attribute("data-status", "cancelled", timeout=15_000)
+    expect(row.get_by_role("button", name="Delete")).to_be_enabled()
+
+    rows.filter(has_text="Aardvark burrows").get_by_role("button", name="Edit…").click()
+    expect(page.get_by_label("Subject")).to_have_value("Aardvark burrows")
