@@ -35,3 +35,20 @@ describe('sessionsView', () => {
     expect(rows).toEqual(copy)
   })
 })
+
+describe('recent runs', () => {
+  it('measures the typical run as the median of the last finished runs, newest first', async () => {
+    const { initialState } = await import('@/state/reducer')
+    const { loadRecentRuns, median } = await import('@/home/recentRuns')
+    expect(median([])).toBeNull()
+    expect(median([30, 10, 20, 100])).toBe(25)
+    const snap = (id: string, took: number) => {
+      const s = initialState(id, 'e', id, 'en', 0)
+      return { ...s, status: 'completed' as const, agents: { ...s.agents, Orchestrator: { ...s.agents.Orchestrator, started_at: 100, finished_at: 100 + took } } }
+    }
+    const took: Record<string, number> = { 'Tidal energy': 0, 'Heat pumps, again': 60, 'heat pumps in cold climates': 90 }
+    const runs = await loadRecentRuns(2, 5, { list: async () => rows, snapshot: async (id) => snap(id, took[id] ?? 0) })
+    expect(runs.recent.map((r) => r.subject)).toEqual(['Tidal energy', 'Heat pumps, again'])
+    expect(runs.typical).toEqual({ seconds: 60, runs: 1 }) // the failed and the running ones are not measured
+  })
+})

@@ -39,4 +39,19 @@ def test_search_sort_live_and_cancel_in_the_row(page: Page, demo_server: Server)
     expect(row.get_by_role("button", name="Delete")).to_be_enabled()
 
     rows.filter(has_text="Aardvark burrows").get_by_role("button", name="Edit…").click()
-    expect(page.get_by_label("Subject")).to_have_value("Aardvark burrows")
+    expect(page).to_have_url(demo_server.base_url + "/")
+    expect(page.get_by_label("Subject", exact=True)).to_have_value("Aardvark burrows")
+
+
+def test_the_home_page_sets_expectations(page: Page, demo_server: Server) -> None:
+    scripted_failure(demo_server, "Recent run on the home page")
+    page.goto(demo_server.base_url + "/")
+    intro = page.get_by_test_id("intro")
+    expect(intro.get_by_test_id("corpus")).to_contain_text("Wikipedia summaries")
+    expect(intro.get_by_test_id("typical")).not_to_be_empty()
+    expect(intro.get_by_test_id("recent")).to_contain_text("Recent run on the home page")
+    example = intro.get_by_test_id("example").first
+    text = example.inner_text()
+    example.click()
+    expect(page.get_by_label("Subject")).to_have_value(text)
+    expect(page.get_by_label("Subject")).to_be_focused()
