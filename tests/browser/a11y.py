@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
 
-from tests.browser.conftest import FRONTEND
+from tests.browser.conftest import FRONTEND, ROOT
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 AXE = FRONTEND / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -33,3 +37,12 @@ def assert_no_violations(page: Page, where: str) -> None:
     assert not violations, f"axe on {where}: " + "\n".join(
         f"{v['id']} ({v['impact']}): {v['help']}\n  " + "\n  ".join(v["nodes"]) for v in violations
     )
+
+
+def screenshot(page: Page, name: str, scratch: Path, full_page: bool = True) -> None:
+    """Into docs/screenshots when ``TK9_UPDATE_SCREENSHOTS=1``, else into ``scratch`` (a test
+    run leaves the tree clean)."""
+    shots = SCREENSHOTS if os.environ.get("TK9_UPDATE_SCREENSHOTS") == "1" else scratch
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / name), full_page=full_page)
+    assert (shots / name).stat().st_size > 5_000

@@ -4,10 +4,12 @@ the Browser, the sources kept and set aside; a live timeline shows the seven age
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.a11y import screenshot
 from tests.browser.conftest import Server
 from tests.browser.test_dashboard import AGENTS, wait_until_finished
 from tests.browser.test_outcome import scripted_run
@@ -15,7 +17,9 @@ from tests.browser.test_outcome import scripted_run
 pytestmark = pytest.mark.browser
 
 
-def test_a_real_run_has_a_timeline_and_agent_panels(page: Page, research_server: Server) -> None:
+def test_a_real_run_has_a_timeline_and_agent_panels(
+    page: Page, research_server: Server, tmp_path: Path
+) -> None:
     sid = research_server.create("photosynthesis in plants")
     page.goto(f"{research_server.base_url}/sessions/{sid}")
     wait_until_finished(page)
@@ -28,6 +32,8 @@ def test_a_real_run_has_a_timeline_and_agent_panels(page: Page, research_server:
         expect(lane.locator(".lane-text")).to_contain_text("→")
     orchestrator = page.locator("[data-testid=agent-card][data-agent=Orchestrator]")
     expect(orchestrator.locator("footer")).to_contain_text("100%")
+    page.get_by_test_id("timeline").scroll_into_view_if_needed()
+    screenshot(page, "timeline-light.png", tmp_path, full_page=False)
 
     # open the Writer with the keyboard; the dialog holds the focus and gives it back
     opener = page.locator("[data-testid=agent-card][data-agent=Writer] [data-testid=agent-open]")
@@ -40,6 +46,7 @@ def test_a_real_run_has_a_timeline_and_agent_panels(page: Page, research_server:
     expect(detail.get_by_test_id("agent-history")).to_contain_text(
         re.compile(r"Writer completed in \d+\.\d s")
     )
+    screenshot(page, "agent-panel-light.png", tmp_path, full_page=False)
     for _ in range(6):
         page.keyboard.press("Tab")
         inside = page.evaluate(

@@ -5,12 +5,14 @@ asks first and ends with a neutral notice, not a red toast."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.a11y import screenshot
 from tests.browser.conftest import Server
 from tests.browser.test_dashboard import AGENTS
 
@@ -52,7 +54,9 @@ def scripted_failure(server: Server, subject: str = "Tidal energy in estuaries")
     return sid
 
 
-def test_failure_is_told_once_and_can_be_retried_or_edited(page: Page, demo_server: Server) -> None:
+def test_failure_is_told_once_and_can_be_retried_or_edited(
+    page: Page, demo_server: Server, tmp_path: Path
+) -> None:
     sid = scripted_failure(demo_server)
     page.goto(f"{demo_server.base_url}/sessions/{sid}")
     expect(page.get_by_test_id("run-status")).to_have_attribute("data-status", "failed")
@@ -66,6 +70,7 @@ def test_failure_is_told_once_and_can_be_retried_or_edited(page: Page, demo_serv
     expect(page.locator("main p.error")).to_have_count(0)
     notice.get_by_text("Technical details").click()
     expect(notice.get_by_test_id("failure-detail")).to_contain_text("TK9_CORPUS_DIR")
+    screenshot(page, "session-failed-light.png", tmp_path, full_page=False)
     cards = page.get_by_test_id("agent-card")
     expect(cards.filter(has_text="TK9_CORPUS_DIR")).to_have_count(0)
 

@@ -3,16 +3,21 @@ and edit-before-re-run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.a11y import screenshot
 from tests.browser.conftest import Server
 from tests.browser.test_next_steps import scripted_failure
 
 pytestmark = pytest.mark.browser
 
 
-def test_search_sort_live_and_cancel_in_the_row(page: Page, demo_server: Server) -> None:
+def test_search_sort_live_and_cancel_in_the_row(
+    page: Page, demo_server: Server, tmp_path: Path
+) -> None:
     scripted_failure(demo_server, "Zebra crossings and road safety")
     scripted_failure(demo_server, "Aardvark burrows")
     page.goto(demo_server.base_url + "/sessions")
@@ -23,6 +28,7 @@ def test_search_sort_live_and_cancel_in_the_row(page: Page, demo_server: Server)
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Zebra crossings and road safety")
     page.get_by_test_id("search").fill("")
+    screenshot(page, "sessions-light.png", tmp_path, full_page=False)
 
     page.get_by_test_id("sort").select_option("subject")
     expect(rows.first).to_contain_text("Aardvark burrows")
@@ -43,13 +49,14 @@ def test_search_sort_live_and_cancel_in_the_row(page: Page, demo_server: Server)
     expect(page.get_by_label("Subject", exact=True)).to_have_value("Aardvark burrows")
 
 
-def test_the_home_page_sets_expectations(page: Page, demo_server: Server) -> None:
+def test_the_home_page_sets_expectations(page: Page, demo_server: Server, tmp_path: Path) -> None:
     scripted_failure(demo_server, "Recent run on the home page")
     page.goto(demo_server.base_url + "/")
     intro = page.get_by_test_id("intro")
     expect(intro.get_by_test_id("corpus")).to_contain_text("Wikipedia summaries")
     expect(intro.get_by_test_id("typical")).not_to_be_empty()
     expect(intro.get_by_test_id("recent")).to_contain_text("Recent run on the home page")
+    screenshot(page, "home-light.png", tmp_path)
     example = intro.get_by_test_id("example").first
     text = example.inner_text()
     example.click()
