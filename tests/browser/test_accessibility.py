@@ -103,3 +103,50 @@ def test_titles_focus_favicon_and_first_load(page: Page, demo_server: Server) ->
     served = httpx.get(base + icon, timeout=10)
     assert served.status_code == 200 and "svg" in served.headers["content-type"]
     assert httpx.get(base + "/favicon.ico", timeout=10).status_code == 404
+
+
+def test_a_run_started_and_read_with_the_keyboard_only(page: Page, demo_server: Server) -> None:
+    page.goto(demo_server.base_url + "/")
+    expect(page.get_by_label("Report language")).to_be_enabled()
+    page.keyboard.press("Tab")  # skip link
+    page.keyboard.press("Tab")  # brand
+    page.keyboard.press("Tab")  # New research
+    page.keyboard.press("Tab")  # Sessions
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Subject", exact=True)).to_be_focused()
+    page.keyboard.type("Keyboard only research")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Report language")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Start research")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("subject")).to_have_text("Keyboard only research")
+    expect(page.locator("#main")).to_be_focused()
+    expect(page.get_by_test_id("run-status")).to_have_attribute(
+        "data-status", "completed", timeout=60_000
+    )
+    steps = page.get_by_test_id("next-steps")
+    steps.get_by_role("link", name="New research").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_title("New research — tk9")
+
+
+def test_the_phone_layout_does_not_scroll_sideways(browser: Browser, demo_server: Server) -> None:
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, is_mobile=True, reduced_motion="reduce"
+    )
+    page = context.new_page()
+    try:
+        sid = scripted_run(demo_server)
+        for path in ("/", "/sessions", f"/sessions/{sid}"):
+            page.goto(demo_server.base_url + path)
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            wide = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+            assert wide <= 0, f"{path} scrolls sideways by {wide}px on a phone"
+        name = page.get_by_test_id("file").first.locator(".fname")
+        box = name.bounding_box()
+        assert box and box["width"] > 250, "a file name gets a line of its own on a phone"
+        assert_no_violations(page, "a session on a phone")
+    finally:
+        context.close()
