@@ -119,3 +119,11 @@ describe('ModalDialog', () => {
     opener.remove()
   })
 })
+
+describe('buildTimeline, short steps', () => {
+  it('says "under 1s" for a step that took less than a second, never "0s"', () => {
+    const s = run()
+    s.agents = { ...s.agents, Editor: agent('completed', 1010, 1010.4) }
+    expect(buildTimeline(s, 1020).lanes.find((l) => l.agent === 'Editor')?.text).toBe('+10s → +10s (under 1s)')
+  })
+})

@@ -38,7 +38,7 @@ export function buildTimeline(state: SessionState, nowSeconds: number): Timeline
       return { agent, status: a.status, left: null, width: null, text: a.status === 'pending' ? 'not started' : a.status }
     }
     const end = a.finished_at ?? Math.max(a.started_at, Math.min(finish, nowSeconds))
-    const took = formatElapsed(a.started_at, end, end)
+    const took = end - a.started_at < 1 ? 'under 1s' : formatElapsed(a.started_at, end, end)
     const text = a.finished_at === null ? `${offset(a.started_at)}, running for ${took}` : `${offset(a.started_at)} → ${offset(end)} (${took})`
     const left = at(a.started_at)
     return { agent, status: a.status, left, width: Math.max(0.75, Math.min(100 - left, at(end) - left)), text }
