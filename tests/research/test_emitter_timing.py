@@ -41,5 +41,22 @@ async def test_orchestrator_progress_follows_the_run_and_agents_log_start_and_en
     ran = [a for a in AgentName if a != AgentName.TRANSLATOR]  # English needs no translation
     for agent in ran:
         assert f"{agent.value} started" in lines
-        assert any(re.fullmatch(rf"{agent.value} completed in \d+\.\d s", m) for m in lines), agent
+        assert any(re.match(rf"{agent.value} completed in \d+\.\d s", m) for m in lines), agent
     assert any(m.startswith("Translator skipped: ") for m in lines)
+
+    # every new message of a running agent is in the log too, at debug level, once
+    debug = [
+        (e.payload["agent"], e.payload["message"])
+        for e in events
+        if e.event_type == EventType.LOG and e.payload["level"] == "debug"
+    ]
+    said = [
+        (e.payload["agent"], e.payload["message"])
+        for e in events
+        if e.event_type == EventType.AGENT_UPDATE
+        and e.payload["status"] == "running"
+        and e.payload["message"]
+    ]
+    assert debug and set(debug) <= set(said)
+    assert {s for s in said if s[0] != "Orchestrator"} <= set(debug)
+    assert len(debug) < len(said), "a repeated message is not logged again"

@@ -7,7 +7,9 @@ failed or cancelled run correctly (running agents failed, the rest skipped).
 Two things are said on the agents' behalf so that a viewer can tell what happened when: while
 the run is running, every overall progress step is also the Orchestrator's own progress (its
 card follows the run instead of staying at 0 %), and each agent's start and end is a log line,
-the end with how long it took.
+the end with how long it took. Every new message an agent reports while running is also logged
+at ``debug`` level (hidden by the live log's default filter), so the agent's panel can show its
+whole history from the log alone.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Emitter:
         self.session_id = session_id
         self.agents: dict[AgentName, AgentStatus] = {a: AgentStatus.PENDING for a in AGENTS}
         self.started: dict[AgentName, float] = {}
+        self.said: dict[AgentName, str] = {}
+        """Each agent's last message, so that only a new one is logged."""
         """``time.monotonic()`` when each agent started running (for the durations logged)."""
         self.progress = 0
         self.files: list[WrittenFile] = []
@@ -85,6 +89,9 @@ class Emitter:
             await self.note(f"{agent.value} started", agent)
         elif before not in FINAL_AGENT_STATUSES and status in FINAL_AGENT_STATUSES:
             await self.note(self._ending(agent, status, message), agent)
+        if status == AgentStatus.RUNNING and message and message != self.said.get(agent):
+            await self.note(message, agent, LogLevel.DEBUG)
+        self.said[agent] = message
 
     async def _update(
         self, agent: AgentName, status: AgentStatus, progress: int, message: str
@@ -96,10 +103,10 @@ class Emitter:
         await append_payload(self.log, self.session_id, payload)
 
     def _ending(self, agent: AgentName, status: AgentStatus, message: str) -> str:
-        """``"Writer completed in 4.2 s"``, ``"Translator skipped: no translator for fr"``."""
+        """``"Writer completed in 4.2 s: 5 sections…"``, ``"Translator skipped: …"``."""
         started = self.started.get(agent)
         took = f" in {time.monotonic() - started:.1f} s" if started is not None else ""
-        why = f": {message}" if message and status != AgentStatus.COMPLETED else ""
+        why = f": {message}" if message else ""
         return f"{agent.value} {status.value}{took}{why}"
 
     async def note(
