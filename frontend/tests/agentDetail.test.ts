@@ -127,3 +127,19 @@ describe('buildTimeline, short steps', () => {
     expect(buildTimeline(s, 1020).lanes.find((l) => l.agent === 'Editor')?.text).toBe('+10s → +10s (under 1s)')
   })
 })
+
+describe('AgentDetail, files', () => {
+  it('lists the Publisher’s files in the original language and the Translator’s in the others', () => {
+    const s = run()
+    const file = (name: string, language: string) => ({ name, kind: 'md' as const, language, size_bytes: 2048, sha256: 'x', path: '/p' })
+    s.files = [file('tide.md', 'en'), file('tide.pdf', 'en'), file('tide.es.md', 'es')]
+    const names = (agent: 'Publisher' | 'Translator') => {
+      const el = mount(() => h(AgentDetail, { session: s, agent, nowSeconds: 1020 }))
+      const out = [...el.querySelectorAll('[data-testid=agent-files] a')].map((a) => a.textContent)
+      host?.remove()
+      return out
+    }
+    expect(names('Publisher')).toEqual(['tide.md', 'tide.pdf'])
+    expect(names('Translator')).toEqual(['tide.es.md'])
+  })
+})
