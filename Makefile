@@ -62,6 +62,7 @@ bench: pydeps
 	$(UV) run python bench/research.py
 	$(UV) run python bench/research_quality.py
 	$(UV) run python bench/snapshot.py
+	$(UV) run python bench/first_load.py
 
 clean:
 	rm -rf .venv frontend/node_modules frontend/dist .mypy_cache .ruff_cache

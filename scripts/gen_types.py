@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from tk9.events import (
+    TERMINAL_RUN_STATUSES,
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
@@ -37,8 +38,9 @@ from tk9.events import (
     ResearchStatusPayload,
     RunStatus,
 )
+from tk9.projection import FINAL_AGENT_STATUSES
 from tk9.protocol.messages import CLIENT_FRAME, SERVER_FRAME, EventsPage
-from tk9.state import AgentState, LogLine, SessionState
+from tk9.state import MAX_LOG_LINES, AgentState, LogLine, SessionState
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "frontend"
@@ -150,6 +152,31 @@ def _fix_agents_map(defs: dict[str, Any]) -> None:
     agents["required"] = [name.value for name in AgentName]
 
 
+def _ts_list(name: str, ts_type: str, values: list[str]) -> str:
+    items = "".join(f"  '{v}',\n" for v in values)
+    return f"export const {name}: readonly {ts_type}[] = [\n{items}]\n"
+
+
+def values() -> str:
+    """The enums' values and the limits as TypeScript constants, so that no ``frontend/src``
+    file copies them by hand (the types above say which values are allowed; these list them)."""
+    in_order = [s.value for s in RunStatus if s in TERMINAL_RUN_STATUSES]
+    final = [s.value for s in AgentStatus if s in FINAL_AGENT_STATUSES]
+    parts = [
+        "\n/* Values, from the same Python modules (tk9.events, tk9.projection, tk9.state). */\n",
+        _ts_list("AGENT_NAMES", "AgentName", [a.value for a in AgentName]),
+        _ts_list("AGENT_STATUSES", "AgentStatus", [a.value for a in AgentStatus]),
+        _ts_list("RUN_STATUSES", "RunStatus", [r.value for r in RunStatus]),
+        _ts_list("TERMINAL_RUN_STATUSES", "RunStatus", in_order),
+        _ts_list("FINAL_AGENT_STATUSES", "AgentStatus", final),
+        _ts_list("EVENT_TYPES", "EventType", [e.value for e in EventType]),
+        _ts_list("LOG_LEVELS", "LogLevel", [lv.value for lv in LogLevel]),
+        _ts_list("FILE_KINDS", "FileKind", [k.value for k in FileKind]),
+        f"/** Log lines a state keeps. */\nexport const MAX_LOG_LINES = {MAX_LOG_LINES}\n",
+    ]
+    return "".join(parts)
+
+
 def render(schema: dict[str, Any]) -> str:
     """TypeScript source for ``schema`` (runs node from ``frontend/`` to find the package)."""
     proc = subprocess.run(
@@ -170,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args(argv)
-    generated = render(build_schema())
+    generated = render(build_schema()) + values()
     if args.check:
         current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
         if current == generated:

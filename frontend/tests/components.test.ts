@@ -99,3 +99,20 @@ describe('outcome', () => {
     expect(el.querySelector('img')).toBeNull()
   })
 })
+
+describe('connection indicator', () => {
+  it('says "Connecting…" before the first connection and "Reconnecting…" only after one', async () => {
+    const { nextTick, reactive } = await import('vue')
+    const ConnectionIndicator = (await import('@/components/ConnectionIndicator.vue')).default
+    const props = reactive({ state: 'reconnecting' as 'reconnecting' | 'live', transport: null })
+    const el = mount({ render: () => h(ConnectionIndicator, props) }, {})
+    const text = () => el.querySelector('[data-testid=connection]')?.textContent?.trim()
+    expect(text()).toBe('Connecting…')
+    props.state = 'live'
+    await nextTick()
+    expect(text()).toBe('Live')
+    props.state = 'reconnecting'
+    await nextTick()
+    expect(text()).toBe('Reconnecting…')
+  })
+})

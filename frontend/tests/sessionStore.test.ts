@@ -110,6 +110,24 @@ describe('session store', () => {
     expect(toasts[0]?.text).toBe('Research finished with 2 warnings: The sources cover 1 of 3 key phrases')
   })
 
+  it('ends your own cancel with a neutral notice, and a failure toast does not repeat the error', async () => {
+    const store = useSessionStore()
+    await store.open('s1')
+    const ws = FakeWebSocket.last()
+    ws.hello('e1', 3)
+    ws.serverSend({ type: 'event', event: statusEvent(3, 'cancelled', 40) })
+    expect(useToasts().toasts.map((t) => [t.kind, t.text])).toEqual([['info', 'Research cancelled: Tidal energy']])
+    store.reset({ ...snapshot, seq: 5, status: 'running' })
+    useToasts().toasts = []
+    const failed = statusEvent(6, 'failed', 40)
+    failed.payload = { ...failed.payload, error: 'Browser failed: the corpus is empty: set TK9_CORPUS_DIR' }
+    ws.serverSend({ type: 'event', event: failed })
+    const toasts = useToasts().toasts
+    expect(toasts).toHaveLength(1)
+    expect(toasts[0]?.kind).toBe('error')
+    expect(toasts[0]?.text).not.toContain('TK9_CORPUS_DIR')
+  })
+
   it('reports an unknown session clearly and opens no stream', async () => {
     const store = useSessionStore()
     const { ApiError } = await import('@/api/client')

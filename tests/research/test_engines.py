@@ -71,7 +71,11 @@ async def test_llm_engine_writes_the_report_and_its_citations_are_checked(
     assert max(markers(body)) <= refs.count("\n") and "## Light reactions" in english
     translated = (out / "photosynthesis-in-brief.vi.md").read_text()
     assert translated.startswith("[traducido]") and "Introducción" in translated
-    translator = [e.payload for e in events if e.payload.get("agent") == "Translator"][-1]
+    translator = [
+        e.payload
+        for e in events
+        if e.event_type == EventType.AGENT_UPDATE and e.payload["agent"] == "Translator"
+    ][-1]
     assert translator["status"] == "completed" and "language model" in translator["message"]
     assert {r["model"] for r in state.requests} == {"stub-model"}
 

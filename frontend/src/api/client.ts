@@ -26,6 +26,14 @@ export interface LanguageOption {
   via: string
 }
 
+/** What a run searches: its document collections and how many documents are indexed. */
+export interface CorpusInfo {
+  collections: string[]
+  /** `null` until the first run has indexed them. */
+  documents: number | null
+  web_search: boolean
+}
+
 export interface AppConfig {
   languages: LanguageOption[]
   source_language: string
@@ -34,6 +42,7 @@ export interface AppConfig {
   engines: string[]
   max_subject: number
   heartbeat_interval: number
+  corpus: CorpusInfo | null
 }
 
 export class ApiError extends Error {
@@ -111,6 +120,7 @@ function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): A
     engines: raw.engines ?? [],
     max_subject: raw.max_subject ?? 1000,
     heartbeat_interval: raw.heartbeat_interval ?? 15,
+    corpus: raw.corpus ?? null,
   }
 }
 

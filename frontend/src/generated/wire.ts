@@ -347,3 +347,64 @@ export interface ServerPong {
   type: 'pong'
   ts: number | null
 }
+
+/* Values, from the same Python modules (tk9.events, tk9.projection, tk9.state). */
+export const AGENT_NAMES: readonly AgentName[] = [
+  'Orchestrator',
+  'Browser',
+  'Editor',
+  'Researcher',
+  'Writer',
+  'Publisher',
+  'Translator',
+]
+export const AGENT_STATUSES: readonly AgentStatus[] = [
+  'pending',
+  'running',
+  'completed',
+  'failed',
+  'skipped',
+]
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'pending',
+  'running',
+  'completed',
+  'completed_with_warnings',
+  'failed',
+  'cancelled',
+  'interrupted',
+]
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [
+  'completed',
+  'completed_with_warnings',
+  'failed',
+  'cancelled',
+  'interrupted',
+]
+export const FINAL_AGENT_STATUSES: readonly AgentStatus[] = [
+  'completed',
+  'failed',
+  'skipped',
+]
+export const EVENT_TYPES: readonly EventType[] = [
+  'research_status',
+  'agent_update',
+  'file_generated',
+  'log',
+  'error',
+  'coverage',
+]
+export const LOG_LEVELS: readonly LogLevel[] = [
+  'debug',
+  'info',
+  'warning',
+  'error',
+]
+export const FILE_KINDS: readonly FileKind[] = [
+  'md',
+  'pdf',
+  'docx',
+  'html',
+]
+/** Log lines a state keeps. */
+export const MAX_LOG_LINES = 500

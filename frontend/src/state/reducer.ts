@@ -26,42 +26,26 @@ import type {
   RunStatus,
   SessionState,
 } from '@/generated/wire'
+import {
+  AGENT_NAMES,
+  AGENT_STATUSES,
+  FILE_KINDS,
+  FINAL_AGENT_STATUSES as GENERATED_FINAL,
+  MAX_LOG_LINES as GENERATED_MAX_LOG_LINES,
+  LOG_LEVELS,
+  RUN_STATUSES as GENERATED_RUN_STATUSES,
+  TERMINAL_RUN_STATUSES as GENERATED_TERMINAL,
+} from '@/generated/wire'
 
-/** How many log lines a state keeps (the Python `MAX_LOG_LINES`). */
-export const MAX_LOG_LINES = 500
+/** How many log lines a state keeps (the Python `MAX_LOG_LINES`, generated). */
+export const MAX_LOG_LINES = GENERATED_MAX_LOG_LINES
 
 /** The seven agents in pipeline order; the dashboard shows one card each. */
-export const AGENTS: readonly AgentName[] = [
-  'Orchestrator',
-  'Browser',
-  'Editor',
-  'Researcher',
-  'Writer',
-  'Publisher',
-  'Translator',
-]
+export const AGENTS: readonly AgentName[] = AGENT_NAMES
 
-export const RUN_STATUSES: readonly RunStatus[] = [
-  'pending',
-  'running',
-  'completed',
-  'completed_with_warnings',
-  'failed',
-  'cancelled',
-  'interrupted',
-]
-export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>([
-  'completed',
-  'completed_with_warnings',
-  'failed',
-  'cancelled',
-  'interrupted',
-])
-export const FINAL_AGENT_STATUSES: ReadonlySet<AgentStatus> = new Set<AgentStatus>([
-  'completed',
-  'failed',
-  'skipped',
-])
+export const RUN_STATUSES: readonly RunStatus[] = GENERATED_RUN_STATUSES
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(GENERATED_TERMINAL)
+export const FINAL_AGENT_STATUSES: ReadonlySet<AgentStatus> = new Set(GENERATED_FINAL)
 const AGENT_RANK: Record<AgentStatus, number> = {
   pending: 0,
   running: 1,
@@ -69,9 +53,6 @@ const AGENT_RANK: Record<AgentStatus, number> = {
   failed: 2,
   skipped: 2,
 }
-const AGENT_STATUSES = Object.keys(AGENT_RANK) as AgentStatus[]
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warning', 'error']
-const FILE_KINDS = ['md', 'pdf', 'docx', 'html']
 
 /** A stream error the driver must act on; `kind` names the fixture's `expected_error`. */
 export class StreamError extends Error {

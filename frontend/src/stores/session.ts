@@ -49,7 +49,9 @@ export const useSessionStore = defineStore('session', () => {
     else if (after.status === 'completed_with_warnings') {
       const n = after.warnings.length
       toasts.announce('warning', `Research finished with ${n} warning${n === 1 ? '' : 's'}`, after.warnings[0] ?? subject)
-    } else toasts.announce('error', `Research ${after.status}`, after.error ?? subject)
+    } else if (after.status === 'cancelled') toasts.push('info', `Research cancelled: ${subject}`)
+    // The reason is told once, on the page; the toast only says that the run stopped.
+    else toasts.announce('error', `Research ${after.status}`, subject)
   }
 
   function apply(event: Event): void {

@@ -3,9 +3,18 @@
 Every agent reports only through this object, which appends to the event log; nothing is
 inferred from output or guessed later. The remembered statuses let the Orchestrator close a
 failed or cancelled run correctly (running agents failed, the rest skipped).
+
+Two things are said on the agents' behalf so that a viewer can tell what happened when: while
+the run is running, every overall progress step is also the Orchestrator's own progress (its
+card follows the run instead of staying at 0 %), and each agent's start and end is a log line,
+the end with how long it took. Every new message an agent reports while running is also logged
+at ``debug`` level (hidden by the live log's default filter), so the agent's panel can show its
+whole history from the log alone.
 """
 
 from __future__ import annotations
+
+import time
 
 from tk9.events import (
     AGENTS,
@@ -38,6 +47,10 @@ class Emitter:
         self.log = log
         self.session_id = session_id
         self.agents: dict[AgentName, AgentStatus] = {a: AgentStatus.PENDING for a in AGENTS}
+        self.started: dict[AgentName, float] = {}
+        self.said: dict[AgentName, str] = {}
+        """Each agent's last message, so that only a new one is logged."""
+        """``time.monotonic()`` when each agent started running (for the durations logged)."""
         self.progress = 0
         self.files: list[WrittenFile] = []
         self.warnings: list[str] = []
@@ -60,17 +73,41 @@ class Emitter:
             warnings=warnings or [],
         )
         await append_payload(self.log, self.session_id, payload)
+        orchestrator = AgentName.ORCHESTRATOR
+        if status == RunStatus.RUNNING and self.agents[orchestrator] == AgentStatus.RUNNING:
+            await self._update(orchestrator, AgentStatus.RUNNING, self.progress, stage)
 
     async def agent(
         self, agent: AgentName, status: AgentStatus, progress: int = 0, message: str = ""
     ) -> None:
         if status == AgentStatus.COMPLETED:
             progress = 100
+        before = self.agents[agent]
+        await self._update(agent, status, progress, message)
+        if before == AgentStatus.PENDING and status == AgentStatus.RUNNING:
+            self.started[agent] = time.monotonic()
+            await self.note(f"{agent.value} started", agent)
+        elif before not in FINAL_AGENT_STATUSES and status in FINAL_AGENT_STATUSES:
+            await self.note(self._ending(agent, status, message), agent)
+        if status == AgentStatus.RUNNING and message and message != self.said.get(agent):
+            await self.note(message, agent, LogLevel.DEBUG)
+        self.said[agent] = message
+
+    async def _update(
+        self, agent: AgentName, status: AgentStatus, progress: int, message: str
+    ) -> None:
         self.agents[agent] = status
         payload = AgentUpdatePayload(
             agent=agent, status=status, progress=max(0, min(100, progress)), message=clip(message)
         )
         await append_payload(self.log, self.session_id, payload)
+
+    def _ending(self, agent: AgentName, status: AgentStatus, message: str) -> str:
+        """``"Writer completed in 4.2 s: 5 sections…"``, ``"Translator skipped: …"``."""
+        started = self.started.get(agent)
+        took = f" in {time.monotonic() - started:.1f} s" if started is not None else ""
+        why = f": {message}" if message else ""
+        return f"{agent.value} {status.value}{took}{why}"
 
     async def note(
         self, message: str, agent: AgentName | None = None, level: LogLevel = LogLevel.INFO

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 import uuid
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import tk9
 from tk9.errors import Conflict
 from tk9.events import RunStatus
+from tk9.research.corpus_info import corpus_info
 from tk9.research.retrieval import check_corpus
 from tk9.research.translate import Route, apertium_pairs, translation_routes
 from tk9.research.validate import (
@@ -172,9 +174,11 @@ async def language_routes(ctx: AppContext) -> dict[str, Route]:
 async def config(ctx: Ctx) -> dict[str, Any]:
     """What the new-research form needs: limits, engines, and for every language how its
     report would be translated (``source``/``apertium``/``llm``/``none``, and ``via`` saying
-    which pair or why not), so a run that would stay in English is announced before it starts."""
+    which pair or why not), so a run that would stay in English is announced before it starts;
+    and what a run searches (``corpus``: its collections and how many documents are indexed)."""
     s = ctx.settings
     routes = await language_routes(ctx)
+    corpus = await asyncio.to_thread(corpus_info, s)
     return {
         "languages": [
             {"code": r.code, "name": r.name, "translation": r.method, "via": r.how}
@@ -188,6 +192,7 @@ async def config(ctx: Ctx) -> dict[str, Any]:
         "heartbeat_interval": s.heartbeat_interval,
         "heartbeat_timeout": s.heartbeat_timeout,
         "demo": s.demo_producer,
+        "corpus": corpus,
     }
 
 

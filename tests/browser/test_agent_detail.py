@@ -1,0 +1,79 @@
+"""Each agent can be opened: a dialog with its timings, its full message, what it logged and, for
+the Browser, the sources kept and set aside; a live timeline shows the seven agents on one axis."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.a11y import screenshot
+from tests.browser.conftest import Server
+from tests.browser.test_dashboard import AGENTS, wait_until_finished
+from tests.browser.test_outcome import scripted_run
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_real_run_has_a_timeline_and_agent_panels(
+    page: Page, research_server: Server, tmp_path: Path
+) -> None:
+    sid = research_server.create("photosynthesis in plants")
+    page.goto(f"{research_server.base_url}/sessions/{sid}")
+    wait_until_finished(page)
+    lanes = page.get_by_test_id("timeline").get_by_test_id("lane")
+    expect(lanes).to_have_count(len(AGENTS))
+    for name in ("Orchestrator", "Browser", "Writer"):
+        lane = page.locator(f"[data-testid=lane][data-agent={name}]")
+        expect(lane).to_have_attribute("data-status", "completed")
+        expect(lane.locator(".bar")).to_have_count(1)
+        expect(lane.locator(".lane-text")).to_contain_text("→")
+    orchestrator = page.locator("[data-testid=agent-card][data-agent=Orchestrator]")
+    expect(orchestrator.locator("footer")).to_contain_text("100%")
+    page.get_by_test_id("timeline").scroll_into_view_if_needed()
+    screenshot(page, "timeline-light.png", tmp_path, full_page=False)
+
+    # open the Writer with the keyboard; the dialog holds the focus and gives it back
+    opener = page.locator("[data-testid=agent-card][data-agent=Writer] [data-testid=agent-open]")
+    opener.focus()
+    page.keyboard.press("Enter")
+    detail = page.get_by_test_id("agent-detail")
+    expect(detail).to_have_attribute("data-agent", "Writer")
+    expect(page.get_by_role("dialog", name="Writer details")).to_be_focused()
+    expect(detail.get_by_test_id("agent-history")).to_contain_text("Writer started")
+    expect(detail.get_by_test_id("agent-history")).to_contain_text(
+        re.compile(r"Writer completed in \d+\.\d s")
+    )
+    screenshot(page, "agent-panel-light.png", tmp_path, full_page=False)
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        inside = page.evaluate(
+            "() => document.querySelector('[role=dialog]').contains(document.activeElement)"
+        )
+        assert inside, "Tab left the dialog"
+    page.keyboard.press("Escape")
+    expect(detail).to_have_count(0)
+    expect(opener).to_be_focused()
+
+
+def test_the_browser_panel_lists_sources_kept_and_set_aside(
+    page: Page, demo_server: Server
+) -> None:
+    sid = scripted_run(demo_server)
+    page.goto(f"{demo_server.base_url}/sessions/{sid}")
+    expect(page.get_by_test_id("run-status")).to_have_attribute(
+        "data-status", "completed_with_warnings"
+    )
+    page.locator("[data-testid=lane][data-agent=Browser] button").click()
+    detail = page.get_by_test_id("agent-detail")
+    expect(detail).to_have_attribute("data-agent", "Browser")
+    expect(detail.get_by_test_id("sources-kept").locator("li")).to_have_text(
+        [re.compile("^Heat pump"), re.compile("^Refrigeration")]
+    )
+    expect(detail.get_by_test_id("sources-aside").locator("li")).to_have_text(
+        [re.compile("^Pump .*not cited")]
+    )
+    detail.get_by_role("button", name="Close").click()
+    expect(detail).to_have_count(0)
