@@ -94,6 +94,11 @@ def _register_subcommands() -> None:
 
     app.command("diagnose", help="Check a deployment through its public URL.")(diagnose_command)
 
+    from tk9.accounts.cli import tokens_app, users_app
+
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
+
 
 _register_subcommands()
 
