@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import tk9
@@ -22,6 +22,7 @@ from tk9.research.validate import (
     SOURCE_LANGUAGE,
     validate_request,
 )
+from tk9.server.auth import can_see, current_user, owner_meta
 from tk9.server.context import Ctx
 from tk9.server.paths import parse_session_id
 from tk9.state import SessionState
@@ -62,7 +63,8 @@ class SessionList(BaseModel):
 
 
 @router.post("/api/sessions", status_code=201)
-async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
+async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> SessionCreated:
+    user = current_user(request)
     subject, language = validate_request(body.subject, body.language)
     if not ctx.settings.demo_producer:
         check_corpus(ctx.settings)
@@ -75,6 +77,7 @@ async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
         "status": RunStatus.PENDING.value,
         "progress": 0,
         "owner": ctx.settings.node_id,
+        **owner_meta(user, ctx.settings.auth),
     }
     info = await ctx.log.create(session_id, meta)
     ctx.runs.start(session_id, subject, language)
@@ -89,10 +92,14 @@ async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
 
 
 @router.get("/api/sessions")
-async def list_sessions(ctx: Ctx) -> SessionList:
+async def list_sessions(request: Request, ctx: Ctx) -> SessionList:
+    """The caller's sessions (an admin's: everyone's), newest first."""
+    user = current_user(request)
     out = []
     for info in await ctx.log.list_streams():
         meta = info.meta
+        if not can_see(user, meta):
+            continue
         try:
             status = RunStatus(meta.get("status", "pending"))
         except ValueError:

@@ -15,7 +15,8 @@ from tk9.clock import Clock, SystemClock
 from tk9.errors import Tk9Error
 from tk9.log.base import EventLog
 from tk9.log.factory import make_event_log
-from tk9.server import api_files, api_sessions, api_stream, api_testhooks, ws
+from tk9.server import api_auth, api_files, api_sessions, api_stream, api_testhooks, ws
+from tk9.server.auth import AccessGate
 from tk9.server.context import AppContext, Runs
 from tk9.server.demo import DemoRuns
 from tk9.server.logging import get_logger
@@ -41,8 +42,13 @@ class Tk9App:
     def __init__(self, api: FastAPI, ctx: AppContext) -> None:
         self.api = api
         self.ctx = ctx
+        self.gate = AccessGate(self.dispatch, ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gate(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """After the gate: viewers' sockets to their handler, everything else to FastAPI."""
         if ws.is_session_socket(scope):
             await ws.serve_session_socket(self.ctx, scope, receive, send)
         else:
@@ -69,6 +75,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.outputs_dir.mkdir(parents=True, exist_ok=True)
         await log.open()
+        if settings.auth == "accounts":
+            from tk9.accounts.store import open_user_store
+
+            ctx.users = open_user_store(settings.db_path)
         interrupted = await ctx.runs.mark_interrupted()
         logger.info(
             "started",
@@ -76,6 +86,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             data_dir=str(settings.data_dir),
             interrupted_runs=len(interrupted),
             demo_producer=settings.demo_producer,
+            auth=settings.auth,
         )
         try:
             yield
@@ -83,6 +94,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             await ctx.runs.shutdown()
             await ctx.hub.drop_all(1012)
             await log.close()
+            if ctx.users is not None:
+                ctx.users.close()
+                ctx.users = None
             logger.info("stopped")
 
     app = FastAPI(title="tk9", version=tk9.__version__, lifespan=lifespan)
@@ -107,6 +121,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         }
         return JSONResponse(body, status_code=422)
 
+    app.include_router(api_auth.router)
     app.include_router(api_sessions.router)
     app.include_router(api_stream.router)
     app.include_router(api_files.router)

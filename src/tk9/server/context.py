@@ -8,6 +8,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from tk9.accounts.store import UserStore
 from tk9.clock import Clock
 from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
@@ -46,6 +47,8 @@ class AppContext:
     snapshots: SnapshotCache
     hub: Hub = field(default_factory=Hub)
     frames: FrameCache = field(default_factory=FrameCache)
+    users: UserStore | None = None
+    """Accounts (``TK9_AUTH=accounts``; opened with the app's lifespan)."""
 
     @property
     def protocol_config(self) -> ProtocolConfig:
