@@ -20,10 +20,19 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from tk9.errors import Conflict, InvalidInput, NotFound, SessionNotFound, Tk9Error, Unavailable
+from tk9.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    SessionNotFound,
+    Tk9Error,
+    Unauthorized,
+    Unavailable,
+)
 from tk9.state import SessionState
 
 _BY_STATUS: dict[int, type[Tk9Error]] = {
+    401: Unauthorized,
     404: NotFound,
     409: Conflict,
     422: InvalidInput,
@@ -62,12 +71,19 @@ def raise_for_error(response: httpx.Response) -> None:
     raise error_from_response(response)
 
 
+def auth_headers(token: str | None) -> dict[str, str]:
+    """``Authorization: Bearer TOKEN`` for an API token (none without one)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 @asynccontextmanager
-async def _client(client: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
+async def _client(
+    client: httpx.AsyncClient | None, token: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     if client is not None:
         yield client
         return
-    async with httpx.AsyncClient(timeout=10.0) as own:
+    async with httpx.AsyncClient(timeout=10.0, headers=auth_headers(token)) as own:
         yield own
 
 
@@ -75,8 +91,10 @@ def _url(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + path
 
 
-async def _get(base_url: str, path: str, client: httpx.AsyncClient | None) -> httpx.Response:
-    async with _client(client) as http:
+async def _get(
+    base_url: str, path: str, client: httpx.AsyncClient | None, token: str | None
+) -> httpx.Response:
+    async with _client(client, token) as http:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(3),
             wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1),
@@ -91,10 +109,15 @@ async def _get(base_url: str, path: str, client: httpx.AsyncClient | None) -> ht
 
 
 async def create_session(
-    base_url: str, subject: str, language: str = "en", *, client: httpx.AsyncClient | None = None
+    base_url: str,
+    subject: str,
+    language: str = "en",
+    *,
+    client: httpx.AsyncClient | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """``POST /api/sessions``; returns ``{session_id, subject, language, status, ...}``."""
-    async with _client(client) as http:
+    async with _client(client, token) as http:
         response = await http.post(
             _url(base_url, "/api/sessions"),
             json={"subject": subject, "language": language},
@@ -105,17 +128,21 @@ async def create_session(
 
 
 async def get_snapshot(
-    base_url: str, session_id: str, *, client: httpx.AsyncClient | None = None
+    base_url: str,
+    session_id: str,
+    *,
+    client: httpx.AsyncClient | None = None,
+    token: str | None = None,
 ) -> SessionState:
     """``GET /api/sessions/{id}``: the session's state with its ``epoch`` and ``seq``."""
-    response = await _get(base_url, f"/api/sessions/{session_id}", client)
+    response = await _get(base_url, f"/api/sessions/{session_id}", client, token)
     return SessionState.model_validate_json(response.content)
 
 
 async def list_sessions(
-    base_url: str, *, client: httpx.AsyncClient | None = None
+    base_url: str, *, client: httpx.AsyncClient | None = None, token: str | None = None
 ) -> list[dict[str, Any]]:
     """``GET /api/sessions``: session summaries, newest first."""
-    response = await _get(base_url, "/api/sessions", client)
+    response = await _get(base_url, "/api/sessions", client, token)
     sessions: list[dict[str, Any]] = response.json()["sessions"]
     return sessions
