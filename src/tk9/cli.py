@@ -57,6 +57,7 @@ def serve(
 
     from tk9.server.app import create_app
     from tk9.server.logging import configure_logging
+    from tk9.server.slowloris import DeadlineH11Protocol
 
     settings = build_settings(host=host, port=port, data_dir=data_dir, log_backend=log_backend)
     configure_logging(settings.log_level, settings.log_json)
@@ -74,6 +75,10 @@ def serve(
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         proxy_headers=True,
+        http=DeadlineH11Protocol,  # a whole request head within head_timeout (slowloris)
+        timeout_keep_alive=max(1, round(settings.head_timeout)),
+        limit_concurrency=settings.max_connections,
+        h11_max_incomplete_event_size=16 * 1024,  # request line + headers
     )
     uvicorn.Server(config).run()
 

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     for WebSocket ``Origin`` and cross-site checks of state-changing requests."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Request bodies above this are refused with 413 before being read whole."""
+    body_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a request body may take to arrive (408 after)."""
+    head_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a connection may take to send a whole request head, and stay idle between
+    keep-alive requests (slowloris); uvicorn closes it after."""
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open connections + tasks above which uvicorn answers 503 (default: no cap)."""
     login_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     """Seconds a dashboard login (its cookie) stays valid."""
 

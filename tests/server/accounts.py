@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.server.conftest import make_settings
 from tk9.accounts.store import SqliteUserStore
+from tk9.clock import Clock
 from tk9.server.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -39,9 +40,11 @@ def seed_users(db_path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def accounts_world(tmp_path: Path, **settings: object) -> Iterator[World]:
+def accounts_world(
+    tmp_path: Path, clock: Clock | None = None, **settings: object
+) -> Iterator[World]:
     base: dict[str, object] = {"auth": "accounts", "allowed_hosts": "testserver"}
     s = make_settings(tmp_path, **{**base, **settings})
     tokens = seed_users(s.db_path)
-    with TestClient(create_app(s)) as client:
+    with TestClient(create_app(s, clock)) as client:
         yield World(client, tokens)

@@ -19,6 +19,7 @@ from tk9.server import api_auth, api_files, api_sessions, api_stream, api_testho
 from tk9.server.auth import AccessGate
 from tk9.server.context import AppContext, Runs
 from tk9.server.demo import DemoRuns
+from tk9.server.edge import Edge
 from tk9.server.logging import get_logger
 from tk9.server.metrics import Metrics
 from tk9.server.snapshots import SnapshotCache
@@ -37,15 +38,17 @@ def _make_runs(log: EventLog, settings: Settings, clock: Clock) -> Runs:
 
 
 class Tk9App:
-    """The ASGI app: viewers' WebSockets go straight to their handler, the rest to FastAPI."""
+    """The ASGI app: the edge checks (:mod:`tk9.server.edge`), then the access gate
+    (:mod:`tk9.server.auth`), then viewers' WebSockets straight to their handler and the rest
+    to FastAPI."""
 
     def __init__(self, api: FastAPI, ctx: AppContext) -> None:
         self.api = api
         self.ctx = ctx
-        self.gate = AccessGate(self.dispatch, ctx)
+        self.edge = Edge(AccessGate(self.dispatch, ctx), ctx.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.gate(scope, receive, send)
+        await self.edge(scope, receive, send)
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """After the gate: viewers' sockets to their handler, everything else to FastAPI."""
