@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     keep-alive requests (slowloris); uvicorn closes it after."""
     max_connections: int | None = Field(default=None, ge=1)
     """Open connections + tasks above which uvicorn answers 503 (default: no cap)."""
+    user_create_burst: int = Field(default=10, ge=1)
+    """Sessions a user may create at once before the rate applies (accounts only)."""
+    user_create_per_minute: float = Field(default=20.0, gt=0)
+    """Sustained session-creation rate per user; beyond it 429 + Retry-After."""
+    user_max_active_runs: int = Field(default=5, ge=1)
+    """Runs a user may have queued or running at once (accounts only); beyond it 429."""
+    max_active_runs: int = Field(default=200, ge=1)
+    """Runs queued or running in this process, all users together; beyond it 429."""
+    retention_days: float | None = Field(default=None, gt=0)
+    """Finished sessions older than this are removed, events and files together (default:
+    kept forever)."""
     login_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     """Seconds a dashboard login (its cookie) stays valid."""
 

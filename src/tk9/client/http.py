@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tenacity import (
@@ -142,7 +143,14 @@ async def get_snapshot(
 async def list_sessions(
     base_url: str, *, client: httpx.AsyncClient | None = None, token: str | None = None
 ) -> list[dict[str, Any]]:
-    """``GET /api/sessions``: session summaries, newest first."""
-    response = await _get(base_url, "/api/sessions", client, token)
-    sessions: list[dict[str, Any]] = response.json()["sessions"]
-    return sessions
+    """``GET /api/sessions``: every session summary the caller may see, newest first
+    (following the listing's pages)."""
+    sessions: list[dict[str, Any]] = []
+    path = "/api/sessions?limit=100"
+    while True:
+        body = (await _get(base_url, path, client, token)).json()
+        sessions += body["sessions"]
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return sessions
+        path = f"/api/sessions?limit=100&cursor={quote(cursor)}"

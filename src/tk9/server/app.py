@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 import tk9
 from tk9.clock import Clock, SystemClock
-from tk9.errors import Tk9Error
+from tk9.errors import RateLimited, Tk9Error
 from tk9.log.base import EventLog
 from tk9.log.factory import make_event_log
 from tk9.server import api_auth, api_files, api_sessions, api_stream, api_testhooks, ws
@@ -20,8 +22,10 @@ from tk9.server.auth import AccessGate
 from tk9.server.context import AppContext, Runs
 from tk9.server.demo import DemoRuns
 from tk9.server.edge import Edge
+from tk9.server.limits import Limits
 from tk9.server.logging import get_logger
 from tk9.server.metrics import Metrics
+from tk9.server.retention import retention_loop
 from tk9.server.snapshots import SnapshotCache
 from tk9.server.static import mount_dashboard
 from tk9.server.tracking import TrackingLog
@@ -70,6 +74,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         runs=_make_runs(log, settings, clock),
         metrics=metrics,
         snapshots=SnapshotCache(log, batch=settings.replay_batch),
+        limits=Limits(settings, clock),
     )
     logger = get_logger()
 
@@ -91,9 +96,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             demo_producer=settings.demo_producer,
             auth=settings.auth,
         )
+        sweeper = asyncio.create_task(retention_loop(ctx)) if settings.retention_days else None
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             await ctx.runs.shutdown()
             await ctx.hub.drop_all(1012)
             await log.close()
@@ -107,7 +115,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
 
     @app.exception_handler(Tk9Error)
     async def tk9_error(request: Request, exc: Tk9Error) -> JSONResponse:
-        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+        headers = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,6 +14,7 @@ from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
 from tk9.server.frames import FrameCache
 from tk9.server.hub import Hub
+from tk9.server.limits import Limits
 from tk9.server.metrics import Metrics
 from tk9.server.snapshots import SnapshotCache
 from tk9.settings import Settings
@@ -47,6 +48,8 @@ class AppContext:
     snapshots: SnapshotCache
     hub: Hub = field(default_factory=Hub)
     frames: FrameCache = field(default_factory=FrameCache)
+    limits: Limits | None = None
+    """Per-user and global admission checks for new runs (built by the app factory)."""
     users: UserStore | None = None
     """Accounts (``TK9_AUTH=accounts``; opened with the app's lifespan)."""
 
