@@ -30,9 +30,13 @@ def mount_dashboard(app: FastAPI, static_dir: Path | None) -> None:
     async def spa(path: str) -> Response:
         if path.startswith(("api/", "ws/")) or path in ("api", "ws", "metrics"):
             raise NotFound(f"no route /{path}")
-        if path:
-            candidate = (root / path).resolve()
-            if candidate.parent == root and candidate.is_file():
+        if path and len(path) <= 255 and "\x00" not in path:
+            try:
+                candidate = (root / path).resolve()
+                found = candidate.parent == root and candidate.is_file()
+            except (OSError, ValueError):  # odd paths are just not files: serve the app
+                found = False
+            if found:
                 return FileResponse(candidate)
         index = root / "index.html"
         if index.is_file():
