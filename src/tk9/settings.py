@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     """Runs a user may have queued or running at once (accounts only); beyond it 429."""
     max_active_runs: int = Field(default=200, ge=1)
     """Runs queued or running in this process, all users together; beyond it 429."""
+    login_burst: int = Field(default=10, ge=1)
+    """Sign-in attempts one client address may make at once (then ``TK9_LOGIN_PER_MINUTE``)."""
+    login_per_minute: float = Field(default=10.0, gt=0)
     retention_days: float | None = Field(default=None, gt=0)
     """Finished sessions older than this are removed, events and files together (default:
     kept forever)."""

@@ -127,3 +127,28 @@ def test_listing_is_paged_with_a_cursor(tmp_path: Path) -> None:
         for bad in ({"limit": 101}, {"limit": 0}, {"cursor": "not-a-cursor"}):
             r = w.client.get("/api/sessions", params=bad, headers=w.auth("alice"))
             assert r.status_code == 422, bad
+
+
+def test_sign_in_attempts_are_limited_per_address_before_hashing(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with accounts_world(tmp_path, clock, login_burst=3, login_per_minute=6) as w:
+        wrong = {"username": "alice", "password": "not the password"}
+        for _ in range(3):
+            assert w.client.post("/api/auth/login", json=wrong).status_code == 401
+        refused = w.client.post("/api/auth/login", json={"username": "alice", "password": "x"})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "10"
+        clock.advance(10)
+        right = {"username": "alice", "password": "correct horse battery"}
+        assert w.client.post("/api/auth/login", json=right).status_code == 204
+
+
+def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tk9.server.limits as limits_module
+
+    monkeypatch.setattr(limits_module, "MAX_BUCKETS", 10)
+    clock = FakeClock()
+    limits = _limits(clock)
+    for n in range(50):
+        limits.login_attempt(f"10.0.0.{n}")
+        clock.advance(1)
+    assert len(limits._buckets) <= 10

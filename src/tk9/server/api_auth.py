@@ -33,12 +33,21 @@ class Me(BaseModel):
     auth: Literal["accounts", "none"]
 
 
-@router.post("/login", status_code=204, responses={401: {"description": "wrong credentials"}})
+@router.post(
+    "/login",
+    status_code=204,
+    responses={
+        401: {"description": "wrong credentials"},
+        429: {"description": "too many attempts from this address"},
+    },
+)
 async def login(body: Login, request: Request, ctx: Ctx) -> Response:
     """Check the password; on success set the login cookie."""
     if ctx.settings.auth == "none" or ctx.users is None:
         raise Conflict("accounts are off (TK9_AUTH=none): there is nothing to sign in to")
     users = ctx.users
+    if ctx.limits is not None:  # before the (deliberately slow) hash
+        ctx.limits.login_attempt(request.client.host if request.client else "unknown")
     user = await asyncio.to_thread(users.verify_password, body.username, body.password)
     if user is None:
         raise Unauthorized("wrong user name or password")

@@ -9,6 +9,11 @@ delaying someone else's by 93 s). Before a session is created, :meth:`Limits.adm
 * the caller's **active runs** (queued + running): at most ``TK9_USER_MAX_ACTIVE_RUNS``;
 * the **global queue**: at most ``TK9_MAX_ACTIVE_RUNS`` runs queued or running in this process.
 
+:meth:`Limits.login_attempt` is the same bucket for sign-in attempts per client address
+(``TK9_LOGIN_BURST`` at once, ``TK9_LOGIN_PER_MINUTE`` after), checked before the password is
+hashed: it slows password guessing and keeps argon2's 64 MiB, ~0.1 s hashes from being a way
+to load the machine.
+
 Each refusal is a 429 (``RateLimited``) with ``Retry-After``, and nothing is created. The
 per-user checks apply to accounts; under ``TK9_AUTH=none`` (loopback, one trusted local user)
 only the global bound does.
@@ -23,6 +28,8 @@ from tk9.clock import Clock
 from tk9.errors import RateLimited
 from tk9.settings import Settings
 
+MAX_BUCKETS = 100_000
+"""Rate buckets kept (one per user, one per sign-in address) before idle ones are dropped."""
 RUN_RETRY_AFTER = 30.0
 """What ``Retry-After`` says when runs, not the rate, are the limit (runs last minutes)."""
 
@@ -70,24 +77,38 @@ class Limits:
                 "wait for one to finish or cancel one",
                 RUN_RETRY_AFTER,
             )
-        self._take(user.username)
+        self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
+        return
 
     def started(self, user: User, session_id: str) -> None:
         """Count ``session_id`` as ``user``'s until its run ends."""
         self._owners[session_id] = user.username
 
-    def _take(self, username: str) -> None:
+    def login_attempt(self, client: str) -> None:
+        """Raise ``RateLimited`` when ``client`` (an address) has tried to sign in too often."""
         s = self._settings
-        rate = s.user_create_per_minute / 60.0
+        self._take("login:" + client, s.login_burst, s.login_per_minute, "sign-in attempts")
+
+    def _take(self, key: str, burst: int, per_minute: float, what: str = "new sessions") -> None:
+        rate = per_minute / 60.0
         now = self._clock.monotonic()
-        bucket = self._buckets.get(username)
+        bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[username] = _Bucket(float(s.user_create_burst), now)
-        bucket.tokens = min(float(s.user_create_burst), bucket.tokens + (now - bucket.at) * rate)
+            if len(self._buckets) >= MAX_BUCKETS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(float(burst), now)
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate)
         bucket.at = now
         if bucket.tokens < 1.0:
             wait = (1.0 - bucket.tokens) / rate
-            raise RateLimited(
-                f"too many new sessions: at most {s.user_create_per_minute:g} a minute", wait
-            )
+            raise RateLimited(f"too many {what}: at most {per_minute:g} a minute", wait)
         bucket.tokens -= 1.0
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets idle long enough to be full again (bounds memory under many clients)."""
+        idle = 3600.0
+        for key in [k for k, b in self._buckets.items() if now - b.at > idle]:
+            del self._buckets[key]
+        if len(self._buckets) >= MAX_BUCKETS:  # still full: forget the oldest half
+            for key in sorted(self._buckets, key=lambda k: self._buckets[k].at)[: MAX_BUCKETS // 2]:
+                del self._buckets[key]
