@@ -63,3 +63,16 @@ describe('safeNext', () => {
     expect(safeNext(undefined)).toBe('/')
   })
 })
+
+describe('a stream refused for lack of credentials', () => {
+  it('sends the user to the login page like a 401 from the API', async () => {
+    const { reportUnauthorized } = await import('@/api/client')
+    vi.stubGlobal('fetch', vi.fn(async () => respond(200, { username: 'alice', admin: false, auth: 'accounts' })))
+    const router = createAppRouter(createMemoryHistory())
+    await router.push('/sessions?page=2')
+    expect(router.currentRoute.value.name).toBe('sessions')
+    reportUnauthorized()
+    await vi.waitFor(() => expect(router.currentRoute.value.name).toBe('login'))
+    expect(router.currentRoute.value.query.next).toBe('/sessions?page=2')
+  })
+})

@@ -48,6 +48,11 @@ export function onUnauthorized(handler: (() => void) | null): void {
   unauthorized = handler
 }
 
+/** Report a refusal for lack of credentials seen elsewhere (a stream closed with 4401). */
+export function reportUnauthorized(): void {
+  unauthorized?.()
+}
+
 export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response: Response
   try {
