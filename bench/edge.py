@@ -94,6 +94,29 @@ def main() -> None:
             f"{time.perf_counter() - started:.1f} s of the last one opening "
             f"(RSS while held +{(held - base) / 1024:.1f} MiB)"
         )
+        before = rss_kib(proc.pid)
+        codes: dict[int, int] = {}
+        started = time.perf_counter()
+        with httpx.Client(timeout=10) as http:
+            for _ in range(300):
+                post = http.post(
+                    url + "/api/sessions",
+                    json={"subject": "Tidal power", "language": "en"},
+                    headers=auth,
+                )
+                codes[post.status_code] = codes.get(post.status_code, 0) + 1
+        print(
+            f"300 session POSTs by one user in {time.perf_counter() - started:.1f} s: "
+            + ", ".join(f"{n} x {code}" for code, n in sorted(codes.items()))
+            + f"; RSS +{(rss_kib(proc.pid) - before) / 1024:.1f} MiB"
+        )
+        other = httpx.post(
+            url + "/api/sessions",
+            json={"subject": "Wind power", "language": "en"},
+            headers={"Authorization": f"Bearer {tokens['bob']}"},
+            timeout=10,
+        )
+        print(f"meanwhile another user's POST: {other.status_code}")
         r = httpx.get(url + "/api/health", timeout=5)
         print(
             f"after all that, /api/health: {r.status_code}; "
