@@ -67,3 +67,19 @@ def test_tail_takes_the_token_from_tk9_token(
     refused = runner.invoke(app, argv, env={"TK9_TOKEN": ""})
     assert refused.exit_code == 1
     assert "TK9_TOKEN" in refused.output
+
+
+async def test_diagnose_takes_a_token(secured: tuple[ServerProcess, dict[str, str]]) -> None:
+    from tk9.diagnose.command import run_diagnosis
+    from tk9.diagnose.report import Verdict
+
+    server, tokens = secured
+    waits = {"heartbeat_wait": 2.0, "idle_wait": 2.0, "sse_wait": 3.0}
+    anonymous = await run_diagnosis(server.url, **waits)
+    by_name = {r.name: r.verdict for r in anonymous.results}
+    assert by_name["health"] is Verdict.PASS and by_name["session"] is not Verdict.PASS
+    signed = await run_diagnosis(server.url, token=tokens["alice"], **waits)
+    by_name = {r.name: r.verdict for r in signed.results}
+    assert by_name["session"] is by_name["websocket"] is by_name["sse"] is Verdict.PASS, (
+        signed.render()
+    )
