@@ -115,6 +115,10 @@ def test_helpers() -> None:
     assert not origin_allowed("http://testserver.evil", "testserver", frozenset())
     assert not origin_allowed("null", "testserver", frozenset())
     assert origin_allowed("https://tk9.example", "x", frozenset({"https://tk9.example"}))
+    assert origin_allowed("http://tk9.example:8080", "tk9.example", frozenset())  # nginx $host
+    assert origin_allowed("https://tk9.example", "tk9.example:443", frozenset())
+    assert not origin_allowed("http://tk9.example:8080", "tk9.example:9000", frozenset())
+    assert not origin_allowed("http://[::1", "x", frozenset())
 
 
 def test_slow_body_is_cut_off(tmp_path: Path) -> None:

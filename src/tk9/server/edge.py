@@ -60,12 +60,24 @@ def host_allowed(host: str, allowed: frozenset[str]) -> bool:
 
 
 def origin_allowed(origin: str, host: str, extra: frozenset[str]) -> bool:
-    """Whether a browser ``Origin`` is this service (same host and port) or a listed one."""
+    """Whether a browser ``Origin`` is this service or a listed one.
+
+    Same host name, and the same port when the ``Host`` header names one (a proxy that forwards
+    ``Host: $host``, like nginx's, drops the port the browser used).
+    """
     origin = origin.strip().lower().rstrip("/")
     if origin in extra:
         return True
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc == host.strip().lower()
+    try:
+        parts = urlsplit(origin)
+        origin_port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        served = urlsplit("//" + host.strip().lower())
+        served_port = served.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    return parts.hostname == served.hostname and served_port in (None, origin_port)
 
 
 def security_headers(path: str) -> list[tuple[bytes, bytes]]:
