@@ -32,7 +32,6 @@ SERVICE_ROUTES = [
     ("POST", "/api/sessions"),
     ("GET", "/api/config"),
     ("GET", "/api/auth/me"),
-    ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 ]
@@ -80,9 +79,12 @@ def _ws_close(world: World, sid: str, who: str | None) -> int:
     return closed.value.code
 
 
+ADMIN_ROUTES = [("GET", "/metrics")]
+
+
 def test_anonymous_gets_401_on_every_route_and_transport(world: World) -> None:
     sid = _create(world, "alice")
-    for method, route in SESSION_ROUTES + SERVICE_ROUTES:
+    for method, route in SESSION_ROUTES + SERVICE_ROUTES + ADMIN_ROUTES:
         status, code = _call(world, method, route.format(sid=sid), None)
         assert (status, code) == (401, "unauthorized"), (method, route)
     assert _ws_close(world, sid, None) == 4401
@@ -146,3 +148,9 @@ def test_a_revoked_or_unknown_token_is_anonymous(tmp_path: Path) -> None:
         assert w.client.get("/api/sessions", headers=w.auth("alice")).status_code == 401
         forged = {"Authorization": "Bearer tk9_" + "A" * 43}
         assert w.client.get("/api/sessions", headers=forged).status_code == 401
+
+
+def test_service_wide_views_are_for_admins(world: World) -> None:
+    for method, route in ADMIN_ROUTES:
+        assert _call(world, method, route, "bob") == (403, "forbidden")
+        assert _call(world, method, route, "root")[0] == 200

@@ -3,10 +3,10 @@
 :class:`AccessGate` wraps the whole ASGI app (HTTP and the viewers' WebSockets alike), so no
 route can forget it: it resolves the caller from ``Authorization: Bearer TOKEN`` or the
 dashboard's login cookie, answers 401 to anonymous callers on everything but the login
-route, the health check and the dashboard's static files, and answers exactly what an unknown
-session gets — 404, or close code 4404 on a WebSocket — for any ``/api/sessions/{id}…`` or
-``/ws/sessions/{id}`` a caller does not own. Admins own everything. With ``TK9_AUTH=none``
-(loopback only) every caller is the local admin.
+route, the health check and the dashboard's static files, 403 to non-admins on ``/metrics``
+and the test hooks, and exactly what an unknown session gets — 404, or close code 4404 on a
+WebSocket — for any ``/api/sessions/{id}…`` or ``/ws/sessions/{id}`` a caller does not own.
+Admins own everything. With ``TK9_AUTH=none`` (loopback only) every caller is the local admin.
 
 Handlers read the caller with :func:`current_user` (the session's owner is recorded at
 creation) and filter listings with :func:`can_see`.
@@ -25,7 +25,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tk9.accounts.store import User
-from tk9.errors import CloseCode, NotFound, SessionNotFound, Tk9Error, Unauthorized
+from tk9.errors import CloseCode, Forbidden, NotFound, SessionNotFound, Tk9Error, Unauthorized
 from tk9.protocol.messages import ErrorFrame
 from tk9.server.context import AppContext
 
@@ -35,6 +35,8 @@ LOCAL_ADMIN = User("local", admin=True)
 OWNER_KEY = "user"
 """Stream-metadata key holding the owner's user name (``owner`` is the node running it)."""
 
+ADMIN_ONLY = ("/metrics", "/api/_test/")
+"""Service-wide views and test hooks: not for ordinary users."""
 PUBLIC_API = frozenset({"/api/auth/login", "/api/auth/logout", "/api/health"})
 _SESSION_PATH = re.compile(r"^/(?:api|ws)/sessions/([^/]+)")
 _SCOPE_KEY = "tk9.user"
@@ -135,6 +137,10 @@ class AccessGate:
         elif _needs_user(path):
             anonymous = Unauthorized("sign in, or send Authorization: Bearer TOKEN")
             await _refuse(scope, receive, send, anonymous, CloseCode.UNAUTHORIZED)
+            return
+        if user is not None and not user.admin and path.startswith(ADMIN_ONLY):
+            refused = Forbidden("admins only")
+            await _refuse(scope, receive, send, refused, CloseCode.POLICY_VIOLATION)
             return
         match = _SESSION_PATH.match(path)
         if user is not None and match and not await session_visible(self.ctx, user, match[1]):
