@@ -59,6 +59,7 @@ def serve(
 
     from tk9.server.app import create_app
     from tk9.server.logging import configure_logging
+    from tk9.server.slowloris import DeadlineH11Protocol
 
     settings = build_settings(host=host, port=port, data_dir=data_dir, log_backend=log_backend)
     configure_logging(settings.log_level, settings.log_json)
@@ -85,6 +86,10 @@ def serve(
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         proxy_headers=True,
+        http=DeadlineH11Protocol,  # a whole request head within head_timeout (slowloris)
+        timeout_keep_alive=max(1, round(settings.head_timeout)),
+        limit_concurrency=settings.max_connections,
+        h11_max_incomplete_event_size=16 * 1024,  # request line + headers
     )
     uvicorn.Server(config).run()
 
@@ -104,6 +109,11 @@ def _register_subcommands() -> None:
     )
 
     app.command("diagnose", help="Check a deployment through its public URL.")(diagnose_command)
+
+    from tk9.accounts.cli import tokens_app, users_app
+
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
 
 
 _register_subcommands()

@@ -30,6 +30,7 @@ class CloseCode(IntEnum):
     TRY_AGAIN_LATER = 1013
     # terminal client errors (4400-4499)
     MALFORMED_FRAME = 4400
+    UNAUTHORIZED = 4401
     SESSION_NOT_FOUND = 4404
     FRAME_TOO_LARGE = 4413
     UNKNOWN_FRAME_TYPE = 4415
@@ -87,6 +88,44 @@ class SessionNotFound(NotFound):
 
 class FileNotFound(NotFound):
     code = "file_not_found"
+
+
+class Unauthorized(Tk9Error):
+    """No valid credentials (login cookie or ``Authorization: Bearer TOKEN``)."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(Tk9Error):
+    """Refused whoever asks this way: a cross-site request, a foreign ``Origin``."""
+
+    code = "forbidden"
+    status = 403
+
+
+class BadHost(Tk9Error):
+    """The ``Host`` header names no host this service answers for (DNS rebinding)."""
+
+    code = "bad_host"
+    status = 400
+
+
+class PayloadTooLarge(Tk9Error):
+    code = "payload_too_large"
+    status = 413
+
+
+class RateLimited(Tk9Error):
+    """Over a per-user or global limit; ``retry_after`` seconds tells when to try again."""
+
+    code = "rate_limited"
+    status = 429
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float, **details: Any) -> None:
+        super().__init__(message, retry_after=round(retry_after, 3), **details)
+        self.retry_after = retry_after
 
 
 class InvalidInput(Tk9Error):

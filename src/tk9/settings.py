@@ -6,6 +6,7 @@ from a ``.env`` file in the working directory. No module reads the environment o
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +30,41 @@ class Settings(BaseSettings):
     """Names this server process. Runs are owned by the node that started them, and a node
     marks only its own unfinished runs ``interrupted`` when it starts — so give every process
     that shares one Redis log its own id."""
+
+    # --- access (docs/security.md) ----------------------------------------------------------
+    auth: Literal["accounts", "none"] = "none"
+    """``accounts``: every request needs a login cookie or ``Authorization: Bearer TOKEN``.
+    ``none`` (one user, no login) is accepted only while bound to a loopback address."""
+    allowed_hosts: str = ""
+    """Comma-separated ``Host`` names served (``*`` = any); default: the loopback names."""
+    allowed_origins: str = ""
+    """Comma-separated extra origins (``https://tk9.example``) trusted besides the service's own,
+    for WebSocket ``Origin`` and cross-site checks of state-changing requests."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Request bodies above this are refused with 413 before being read whole."""
+    body_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a request body may take to arrive (408 after)."""
+    head_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a connection may take to send a whole request head, and stay idle between
+    keep-alive requests (slowloris); uvicorn closes it after."""
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open connections + tasks above which uvicorn answers 503 (default: no cap)."""
+    user_create_burst: int = Field(default=10, ge=1)
+    """Sessions a user may create at once before the rate applies (accounts only)."""
+    user_create_per_minute: float = Field(default=20.0, gt=0)
+    """Sustained session-creation rate per user; beyond it 429 + Retry-After."""
+    user_max_active_runs: int = Field(default=5, ge=1)
+    """Runs a user may have queued or running at once (accounts only); beyond it 429."""
+    max_active_runs: int = Field(default=200, ge=1)
+    """Runs queued or running in this process, all users together; beyond it 429."""
+    login_burst: int = Field(default=10, ge=1)
+    """Sign-in attempts one client address may make at once (then ``TK9_LOGIN_PER_MINUTE``)."""
+    login_per_minute: float = Field(default=10.0, gt=0)
+    retention_days: float | None = Field(default=None, gt=0)
+    """Finished sessions older than this are removed, events and files together (default:
+    kept forever)."""
+    login_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """Seconds a dashboard login (its cookie) stays valid."""
 
     # --- event log ---------------------------------------------------------------------------
     log_backend: Literal["sqlite", "memory", "redis"] = "sqlite"
@@ -100,7 +136,27 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.engine == "llm" and not (self.llm_base_url and self.llm_model):
             raise ValueError("engine=llm needs TK9_LLM_BASE_URL and TK9_LLM_MODEL")
+        if self.auth == "none" and not is_loopback(self.host) and not self.test_hooks:
+            raise ValueError(
+                f"TK9_AUTH=none serves anyone who can reach {self.host!r}: bind to 127.0.0.1 "
+                "or set TK9_AUTH=accounts (docs/security.md)"
+            )
         return self
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        """Lower-case host names served; ``*`` alone = any (the default under test hooks)."""
+        names = {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
+        if names:
+            return frozenset(names)
+        return frozenset({"*"}) if self.test_hooks else LOOPBACK_NAMES
+
+    @property
+    def allowed_origin_list(self) -> frozenset[str]:
+        """Extra trusted origins, normalised (lower case, no trailing slash)."""
+        return frozenset(
+            o.strip().lower().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()
+        )
 
     @property
     def db_path(self) -> Path:
@@ -109,3 +165,16 @@ class Settings(BaseSettings):
     @property
     def outputs_dir(self) -> Path:
         return self.data_dir / "outputs"
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` reaches only this machine (``localhost``, 127/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

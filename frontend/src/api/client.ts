@@ -57,13 +57,30 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+let unauthorized: (() => void) | null = null
+
+/** Called on any 401 outside `/api/auth/` (the session expired): the router shows the login. */
+export function onUnauthorized(handler: (() => void) | null): void {
+  unauthorized = handler
+}
+
+/** Report a refusal for lack of credentials seen elsewhere (a stream closed with 4401). */
+export function reportUnauthorized(): void {
+  unauthorized?.()
+}
+
+export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response: Response
   try {
-    response = await fetch(path, { ...init, headers: { Accept: 'application/json', ...init.headers } })
+    response = await fetch(path, {
+      credentials: 'same-origin',
+      ...init,
+      headers: { Accept: 'application/json', ...init.headers },
+    })
   } catch (err) {
     throw new ApiError(0, 'network', `network error: ${String(err)}`, true)
   }
+  if (response.status === 401 && !path.startsWith('/api/auth/')) unauthorized?.()
   if (!response.ok) {
     let code = 'http_error'
     let message = `HTTP ${response.status}`
@@ -137,6 +154,7 @@ export const api = {
   zipUrl: (id: string) => `/api/sessions/${enc(id)}/files.zip`,
   fileText: async (id: string, name: string): Promise<string> => {
     const r = await fetch(`/api/sessions/${enc(id)}/files/${enc(name)}?inline=1`)
+    if (r.status === 401) unauthorized?.()
     if (!r.ok) throw new ApiError(r.status, 'file', `cannot load ${name}: HTTP ${r.status}`)
     return r.text()
   },

@@ -3,6 +3,7 @@
  * automatically when the owning effect scope (component or store) goes away.
  */
 import { getCurrentScope, onScopeDispose, type Ref, ref, shallowRef } from 'vue'
+import { reportUnauthorized } from '@/api/client'
 import { parsePreference, type TransportPreference } from '@/transport/policy'
 import {
   type ConnectionState,
@@ -35,6 +36,9 @@ export function transportPreference(): TransportPreference {
   }
 }
 
+/** Close code of a stream refused for lack of credentials (`tk9.errors.CloseCode`). */
+const UNAUTHORIZED = 4401
+
 export function useSessionStream(options: StreamOptions = {}): UseSessionStream {
   const connection = ref<ConnectionState>('reconnecting')
   const transport = ref<TransportKind | null>(null)
@@ -60,6 +64,7 @@ export function useSessionStream(options: StreamOptions = {}): UseSessionStream 
         },
         onTerminal(code, reason) {
           terminal.value = { code, reason }
+          if (code === UNAUTHORIZED) reportUnauthorized() // signed out meanwhile: to the login
           consumer.onTerminal?.(code, reason)
         },
       },

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tenacity import (
@@ -20,10 +21,19 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from tk9.errors import Conflict, InvalidInput, NotFound, SessionNotFound, Tk9Error, Unavailable
+from tk9.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    SessionNotFound,
+    Tk9Error,
+    Unauthorized,
+    Unavailable,
+)
 from tk9.state import SessionState
 
 _BY_STATUS: dict[int, type[Tk9Error]] = {
+    401: Unauthorized,
     404: NotFound,
     409: Conflict,
     422: InvalidInput,
@@ -62,12 +72,19 @@ def raise_for_error(response: httpx.Response) -> None:
     raise error_from_response(response)
 
 
+def auth_headers(token: str | None) -> dict[str, str]:
+    """``Authorization: Bearer TOKEN`` for an API token (none without one)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 @asynccontextmanager
-async def _client(client: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
+async def _client(
+    client: httpx.AsyncClient | None, token: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     if client is not None:
         yield client
         return
-    async with httpx.AsyncClient(timeout=10.0) as own:
+    async with httpx.AsyncClient(timeout=10.0, headers=auth_headers(token)) as own:
         yield own
 
 
@@ -75,8 +92,10 @@ def _url(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + path
 
 
-async def _get(base_url: str, path: str, client: httpx.AsyncClient | None) -> httpx.Response:
-    async with _client(client) as http:
+async def _get(
+    base_url: str, path: str, client: httpx.AsyncClient | None, token: str | None
+) -> httpx.Response:
+    async with _client(client, token) as http:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(3),
             wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1),
@@ -91,14 +110,19 @@ async def _get(base_url: str, path: str, client: httpx.AsyncClient | None) -> ht
 
 
 async def create_session(
-    base_url: str, subject: str, language: str = "en", *, client: httpx.AsyncClient | None = None
+    base_url: str,
+    subject: str,
+    language: str = "en",
+    *,
+    client: httpx.AsyncClient | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """``POST /api/sessions``; returns ``{session_id, subject, language, status, ..., warnings}``.
 
     ``warnings`` is known before the run starts: e.g. that the language has no translator on
     the server, so the report will be in English only.
     """
-    async with _client(client) as http:
+    async with _client(client, token) as http:
         response = await http.post(
             _url(base_url, "/api/sessions"),
             json={"subject": subject, "language": language},
@@ -109,17 +133,28 @@ async def create_session(
 
 
 async def get_snapshot(
-    base_url: str, session_id: str, *, client: httpx.AsyncClient | None = None
+    base_url: str,
+    session_id: str,
+    *,
+    client: httpx.AsyncClient | None = None,
+    token: str | None = None,
 ) -> SessionState:
     """``GET /api/sessions/{id}``: the session's state with its ``epoch`` and ``seq``."""
-    response = await _get(base_url, f"/api/sessions/{session_id}", client)
+    response = await _get(base_url, f"/api/sessions/{session_id}", client, token)
     return SessionState.model_validate_json(response.content)
 
 
 async def list_sessions(
-    base_url: str, *, client: httpx.AsyncClient | None = None
+    base_url: str, *, client: httpx.AsyncClient | None = None, token: str | None = None
 ) -> list[dict[str, Any]]:
-    """``GET /api/sessions``: session summaries, newest first."""
-    response = await _get(base_url, "/api/sessions", client)
-    sessions: list[dict[str, Any]] = response.json()["sessions"]
-    return sessions
+    """``GET /api/sessions``: every session summary the caller may see, newest first
+    (following the listing's pages)."""
+    sessions: list[dict[str, Any]] = []
+    path = "/api/sessions?limit=100"
+    while True:
+        body = (await _get(base_url, path, client, token)).json()
+        sessions += body["sessions"]
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return sessions
+        path = f"/api/sessions?limit=100&cursor={quote(cursor)}"

@@ -85,6 +85,8 @@ PROBE_POLL = 0.05
 
 def close_code_for_status(status: int) -> int:
     """The close code an HTTP status stands for (for the reconnect policy)."""
+    if status == 401:
+        return int(CloseCode.UNAUTHORIZED)
     if status == 404:
         return int(CloseCode.SESSION_NOT_FOUND)
     if status == 422:

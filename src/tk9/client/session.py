@@ -26,10 +26,11 @@ from typing import Literal
 
 import httpx
 
+from tk9.client.http import auth_headers
 from tk9.client.link import Closed, Handover, Link, Switched, Update, close_opened
 from tk9.client.transports import run_poll, run_sse, run_ws
 from tk9.clock import Clock, SystemClock
-from tk9.errors import CloseCode, SessionNotFound, Tk9Error
+from tk9.errors import CloseCode, SessionNotFound, Tk9Error, Unauthorized
 from tk9.events import RunStatus
 from tk9.protocol.cursor import Cursor
 from tk9.protocol.follower import Follower, FollowerPolicy, Stop
@@ -64,10 +65,12 @@ class SessionFollower:
     blocked, and is retried with the backoff). ``policy`` sets ack batching, the reconnect
     backoff and the fast-recovery rules: hedged opens and a replacement opened beside a silent
     connection (:mod:`tk9.protocol.follower` explains both and what they cost a server);
-    ``trace`` receives a line per connection step (opens, closes, backoffs, probes) for
-    diagnosis; ``random`` and ``clock`` are injectable for tests. ``status`` is the run status of
-    the state the cursor points at (a snapshot's), so a follower that starts from the snapshot of
-    a finished run stops at once instead of waiting for a terminal event that is already in.
+    ``token`` (an API token from ``tk9 tokens create``) is sent as ``Authorization: Bearer`` on
+    every transport; with your own ``http`` client, put that header on it instead. ``trace``
+    receives a line per connection step (opens, closes, backoffs, probes) for diagnosis;
+    ``random`` and ``clock`` are injectable for tests. ``status`` is the run status of the state
+    the cursor points at (a snapshot's), so a follower that starts from the snapshot of a
+    finished run stops at once instead of waiting for a terminal event that is already in.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class SessionFollower:
         random: Callable[[], float] = _random.random,
         http: httpx.AsyncClient | None = None,
         trace: Callable[[str], None] | None = None,
+        token: str | None = None,
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
@@ -98,7 +102,7 @@ class SessionFollower:
         self._clock = clock or SystemClock()
         self._switch = asyncio.Event()
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient()
+        self._http = http or httpx.AsyncClient(headers=auth_headers(token))
         self._stop_when_finished = stop_when_finished
         self._poll_wait = poll_wait
         self._fallback = fallback
@@ -198,6 +202,8 @@ class SessionFollower:
     def _terminal_error(self, closed: Closed) -> Tk9Error:
         if closed.code == CloseCode.SESSION_NOT_FOUND:
             return SessionNotFound(f"session {self.session_id} not found")
+        if closed.code == CloseCode.UNAUTHORIZED:
+            return Unauthorized("the server wants credentials: pass --token or set TK9_TOKEN")
         error = self._follower.last_error
         message = error.message if error is not None else closed.reason or "closed by server"
         return StreamClosed(message, closed.code)

@@ -91,9 +91,12 @@ async def tail(
     as_json: bool,
     follow: bool,
     console: Console,
+    token: str | None = None,
 ) -> None:
     """Follow ``session_id`` and print every update until the run is finished."""
-    async with SessionFollower(url, session_id, transport, stop_when_finished=not follow) as f:
+    async with SessionFollower(
+        url, session_id, transport, stop_when_finished=not follow, token=token
+    ) as f:
         async for update in f:
             render(update, console, as_json)
 
@@ -111,6 +114,15 @@ def tail_command(
         bool,
         typer.Option("--follow", "-f", help="Keep following after the run has finished."),
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="TK9_TOKEN",
+            help="API token (tk9 tokens create NAME) [env TK9_TOKEN].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print a session's events live, resuming from the last one after any disconnect."""
     if transport not in TRANSPORTS:
@@ -119,7 +131,7 @@ def tail_command(
         )
     console = Console(soft_wrap=True)
     try:
-        asyncio.run(tail(session_id, url, transport, json, follow, console))
+        asyncio.run(tail(session_id, url, transport, json, follow, console, token))
     except Tk9Error as exc:
         Console(stderr=True).print(f"[red]error:[/] {escape(exc.message)}")
         raise typer.Exit(1) from None

@@ -65,8 +65,10 @@ def ws_url(base_url: str, session_id: str, params: dict[str, str]) -> str:
 
 
 async def _open_ws_once(link: Link) -> ClientConnection:
+    auth = link.http.headers.get("authorization")  # the token, as on every HTTP request
     return await connect(
         ws_url(link.base_url, link.session_id, link.query()),
+        additional_headers={"Authorization": auth} if auth else None,
         ping_interval=None,
         open_timeout=link.open_timeout,
         close_timeout=CLOSE_TIMEOUT,

@@ -13,6 +13,7 @@ from typing import Annotated
 import httpx
 import typer
 
+from tk9.client.http import auth_headers
 from tk9.diagnose.http_checks import Probe, check_health, check_sse, check_target, choose_session
 from tk9.diagnose.report import CheckResult, Report, Verdict
 from tk9.diagnose.target import parse_target
@@ -36,12 +37,17 @@ async def run_diagnosis(
     sse_wait: float = 3.0,
     timeout: float = 10.0,
     verify: bool = True,
+    token: str | None = None,
 ) -> Report:
-    """Every check against ``url``; the report says what passed and what to fix."""
+    """Every check against ``url``; the report says what passed and what to fix.
+
+    ``token`` (``tk9 tokens create NAME``) is sent as ``Authorization: Bearer`` on every request
+    and WebSocket: a deployment with accounts answers 401 without it."""
     target = parse_target(url)
     report = Report(url=target.base)
     report.add(check_target(target))
-    async with httpx.AsyncClient(timeout=timeout, verify=verify) as http:
+    headers = auth_headers(token)
+    async with httpx.AsyncClient(timeout=timeout, verify=verify, headers=headers) as http:
         probe = Probe(target=target, http=http, timeout=timeout, verify=verify)
         health = report.add(await check_health(probe))
         names = ["session", "websocket", "sse", "resume", "heartbeat", "idle-timeout"]
@@ -91,6 +97,15 @@ def diagnose_command(
     sse_wait: Annotated[float, typer.Option(help="Seconds the SSE hello may take")] = 3.0,
     timeout: Annotated[float, typer.Option(help="Per-request timeout, seconds")] = 10.0,
     insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="TK9_TOKEN",
+            help="API token, for a deployment with accounts [env TK9_TOKEN].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check a tk9 deployment through its public URL (proxy, WebSocket, SSE, heartbeat)."""
     try:
@@ -104,6 +119,7 @@ def diagnose_command(
                 sse_wait=sse_wait,
                 timeout=timeout,
                 verify=not insecure,
+                token=token,
             )
         )
     except InvalidInput as exc:

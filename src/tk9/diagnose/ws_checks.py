@@ -43,8 +43,10 @@ def _ssl(probe: Probe) -> ssl.SSLContext | None:
 async def _open(probe: Probe, chosen: Chosen, after: int) -> ClientConnection:
     url = probe.target.ws(f"/ws/sessions/{chosen.session_id}?after={after}&epoch={chosen.epoch}")
     # No protocol-level pings: like a browser, only tk9's own heartbeat crosses the proxy.
+    auth = probe.http.headers.get("authorization")  # the token, as on the HTTP checks
     return await connect(
         url,
+        additional_headers={"Authorization": auth} if auth else None,
         ssl=_ssl(probe),
         ping_interval=None,
         open_timeout=probe.timeout,

@@ -1,4 +1,8 @@
-"""Downloads of produced files, one at a time or all as a ZIP; names are checked, never trusted."""
+"""Downloads of produced files, one at a time or all as a ZIP; names are checked, never trusted.
+
+Symbolic links are never followed — not the session folder, not a file in it: a link planted in
+a session folder (pointing at ``/etc/passwd`` or the database) is treated as absent.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,10 @@ MEDIA_TYPES = {
 async def _session_folder(ctx: AppContext, raw_id: str) -> tuple[str, Path]:
     sid = parse_session_id(raw_id)
     await ctx.log.info(sid)  # 404 for unknown sessions
-    return sid, (ctx.settings.outputs_dir / sid).resolve()
+    folder = ctx.settings.outputs_dir / sid
+    if folder.is_symlink():
+        raise FileNotFound("this session has produced no files yet")
+    return sid, folder.resolve()
 
 
 def _announced(folder: Path) -> list[Path]:
@@ -38,7 +45,10 @@ def _announced(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and SAFE_NAME.match(p.name) and p.suffix in MEDIA_TYPES
+        if not p.is_symlink()
+        and p.is_file()
+        and SAFE_NAME.match(p.name)
+        and p.suffix in MEDIA_TYPES
     )
 
 
@@ -66,8 +76,8 @@ async def download_file(
     _, folder = await _session_folder(ctx, session_id)
     if not SAFE_NAME.match(name) or Path(name).suffix not in MEDIA_TYPES:
         raise InvalidInput(f"invalid file name {name[:80]!r}")
-    path = (folder / name).resolve()
-    if path.parent != folder or not path.is_file():
+    path = folder / name
+    if path.is_symlink() or path.resolve().parent != folder or not path.is_file():
         raise FileNotFound(f"no file {name!r} in this session")
     return FileResponse(
         path,

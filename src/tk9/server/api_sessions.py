@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
+import base64
+import binascii
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import tk9
-from tk9.errors import Conflict
+from tk9.errors import Conflict, InvalidInput
 from tk9.events import RunStatus
 from tk9.research.corpus_info import corpus_info
 from tk9.research.retrieval import check_corpus
@@ -23,8 +24,10 @@ from tk9.research.validate import (
     SOURCE_LANGUAGE,
     validate_request,
 )
+from tk9.server.auth import can_see, current_user, owner_meta
 from tk9.server.context import AppContext, Ctx
 from tk9.server.paths import parse_session_id
+from tk9.server.retention import remove_session
 from tk9.state import SessionState
 
 router = APIRouter()
@@ -62,13 +65,32 @@ class SessionSummary(BaseModel):
 
 class SessionList(BaseModel):
     sessions: list[SessionSummary]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the next (older) page; ``null`` on the last page."""
+
+
+def encode_cursor(created_at: float, session_id: str) -> str:
+    """An opaque position in the newest-first listing (it grants nothing: listings filter)."""
+    return base64.urlsafe_b64encode(f"{created_at!r}/{session_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """``(created_at, session_id)`` of a cursor, or ``InvalidInput``."""
+    try:
+        created, _, sid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("/")
+        return float(created), parse_session_id(sid)
+    except (ValueError, binascii.Error, UnicodeDecodeError, InvalidInput):
+        raise InvalidInput("cursor is not one this listing returned") from None
 
 
 @router.post("/api/sessions", status_code=201)
-async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
+async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> SessionCreated:
+    user = current_user(request)
     subject, language = validate_request(body.subject, body.language)
     if not ctx.settings.demo_producer:
         check_corpus(ctx.settings)
+    if ctx.limits is not None:
+        ctx.limits.admit(user, ctx.runs.active())  # 429 + Retry-After; nothing created
     session_id = str(uuid.uuid4())
     created_at = ctx.clock.wall()
     meta: dict[str, Any] = {
@@ -78,9 +100,12 @@ async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
         "status": RunStatus.PENDING.value,
         "progress": 0,
         "owner": ctx.settings.node_id,
+        **owner_meta(user, ctx.settings.auth),
     }
     info = await ctx.log.create(session_id, meta)
     ctx.runs.start(session_id, subject, language)
+    if ctx.limits is not None:
+        ctx.limits.started(user, session_id)
     route = (await language_routes(ctx))[language]
     return SessionCreated(
         warnings=[route.how] if route.method == "none" else [],
@@ -94,9 +119,26 @@ async def create_session(body: CreateSession, ctx: Ctx) -> SessionCreated:
 
 
 @router.get("/api/sessions")
-async def list_sessions(ctx: Ctx) -> SessionList:
+async def list_sessions(
+    request: Request,
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> SessionList:
+    """The caller's sessions (an admin's: everyone's), newest first, ``limit`` a page."""
+    user = current_user(request)
+    visible = [i for i in await ctx.log.list_streams() if can_see(user, i.meta)]
+    start = 0
+    if cursor is not None:
+        created, sid = decode_cursor(cursor)
+        ids = [i.session_id for i in visible]
+        if sid in ids:
+            start = ids.index(sid) + 1
+        else:  # deleted meanwhile: continue with what is older
+            start = next((n for n, i in enumerate(visible) if i.created_at < created), len(ids))
+    page = visible[start : start + limit]
     out = []
-    for info in await ctx.log.list_streams():
+    for info in page:
         meta = info.meta
         try:
             status = RunStatus(meta.get("status", "pending"))
@@ -113,7 +155,10 @@ async def list_sessions(ctx: Ctx) -> SessionList:
                 warning_count=int(meta.get("warning_count", 0) or 0),
             )
         )
-    return SessionList(sessions=out)
+    more = start + limit < len(visible)
+    last = page[-1] if page else None
+    next_cursor = encode_cursor(last.created_at, last.session_id) if more and last else None
+    return SessionList(sessions=out, next_cursor=next_cursor)
 
 
 @router.get("/api/sessions/{session_id}", response_model=SessionState)
@@ -136,12 +181,7 @@ async def delete_session(session_id: str, ctx: Ctx) -> Response:
     await ctx.log.info(sid)
     if sid in ctx.runs.active():
         raise Conflict("the session is still running: cancel it first")
-    await ctx.hub.drop_all(1000, session_id=sid)
-    await ctx.log.delete(sid)
-    ctx.snapshots.forget(sid)
-    folder = ctx.settings.outputs_dir / sid
-    if folder.is_dir():
-        shutil.rmtree(folder, ignore_errors=True)
+    await remove_session(ctx, sid)
     return Response(status_code=204)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,15 +15,19 @@ from starlette.types import Receive, Scope, Send
 
 import tk9
 from tk9.clock import Clock, SystemClock
-from tk9.errors import Tk9Error
+from tk9.errors import RateLimited, Tk9Error
 from tk9.log.base import EventLog
 from tk9.log.factory import make_event_log
 from tk9.log.snapshot_store import make_snapshot_store
-from tk9.server import api_files, api_sessions, api_stream, api_testhooks, ws
+from tk9.server import api_auth, api_files, api_sessions, api_stream, api_testhooks, ws
+from tk9.server.auth import AccessGate
 from tk9.server.context import AppContext, Runs
 from tk9.server.demo import DemoRuns
+from tk9.server.edge import Edge
+from tk9.server.limits import Limits
 from tk9.server.logging import get_logger
 from tk9.server.metrics import Metrics
+from tk9.server.retention import retention_loop
 from tk9.server.snapshots import SnapshotCache, SnapshotKeeper
 from tk9.server.static import mount_dashboard
 from tk9.server.tracking import TrackingLog
@@ -38,13 +44,20 @@ def _make_runs(log: EventLog, settings: Settings, clock: Clock) -> Runs:
 
 
 class Tk9App:
-    """The ASGI app: viewers' WebSockets go straight to their handler, the rest to FastAPI."""
+    """The ASGI app: the edge checks (:mod:`tk9.server.edge`), then the access gate
+    (:mod:`tk9.server.auth`), then viewers' WebSockets straight to their handler and the rest
+    to FastAPI."""
 
     def __init__(self, api: FastAPI, ctx: AppContext) -> None:
         self.api = api
         self.ctx = ctx
+        self.edge = Edge(AccessGate(self.dispatch, ctx), ctx.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.edge(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """After the gate: viewers' sockets to their handler, everything else to FastAPI."""
         if ws.is_session_socket(scope):
             await ws.serve_session_socket(self.ctx, scope, receive, send)
         else:
@@ -65,6 +78,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         runs=_make_runs(log, settings, clock),
         metrics=metrics,
         snapshots=snapshots,
+        limits=Limits(settings, clock),
     )
     logger = get_logger()
 
@@ -73,6 +87,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.outputs_dir.mkdir(parents=True, exist_ok=True)
         await log.open()
+        if settings.auth == "accounts":
+            from tk9.accounts.store import open_user_store
+
+            ctx.users = open_user_store(settings.db_path)
         interrupted = await ctx.runs.mark_interrupted()
         await api_sessions.language_routes(ctx)  # read installed Apertium pairs once
         # The start-up heap (every imported module) lives as long as the process: keep the
@@ -86,14 +104,21 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             data_dir=str(settings.data_dir),
             interrupted_runs=len(interrupted),
             demo_producer=settings.demo_producer,
+            auth=settings.auth,
         )
+        sweeper = asyncio.create_task(retention_loop(ctx)) if settings.retention_days else None
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             await ctx.runs.shutdown()
             await ctx.hub.drop_all(1012)
             await ctx.broadcasts.close()
             await log.close()
+            if ctx.users is not None:
+                ctx.users.close()
+                ctx.users = None
             logger.info("stopped")
 
     app = FastAPI(title="tk9", version=tk9.__version__, lifespan=lifespan)
@@ -101,7 +126,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
 
     @app.exception_handler(Tk9Error)
     async def tk9_error(request: Request, exc: Tk9Error) -> JSONResponse:
-        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+        headers = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -118,6 +146,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         }
         return JSONResponse(body, status_code=422)
 
+    app.include_router(api_auth.router)
     app.include_router(api_sessions.router)
     app.include_router(api_stream.router)
     app.include_router(api_files.router)

@@ -8,6 +8,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from tk9.accounts.store import UserStore
 from tk9.clock import Clock
 from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
@@ -15,6 +16,7 @@ from tk9.research.translate import Route
 from tk9.server.broadcast import Broadcasts
 from tk9.server.frames import FrameCache
 from tk9.server.hub import Hub
+from tk9.server.limits import Limits
 from tk9.server.metrics import Metrics
 from tk9.server.snapshots import SnapshotCache
 from tk9.settings import Settings
@@ -50,6 +52,10 @@ class AppContext:
     frames: FrameCache = field(default_factory=FrameCache)
     language_routes: dict[str, Route] | None = None
     """How each language would be translated (:func:`tk9.server.api_sessions.language_routes`)."""
+    limits: Limits | None = None
+    """Per-user and global admission checks for new runs (built by the app factory)."""
+    users: UserStore | None = None
+    """Accounts (``TK9_AUTH=accounts``; opened with the app's lifespan)."""
     broadcasts: Broadcasts = field(init=False)
     """Per-session push to caught-up viewers (see :mod:`tk9.server.broadcast`)."""
 

@@ -62,10 +62,14 @@ def send_file(request: Request, path: Path, cache: str) -> FileResponse:
 
 
 def _inside(root: Path, path: str) -> Path | None:
-    candidate = (root / path).resolve()
-    if candidate.is_file() and candidate.is_relative_to(root):
-        return candidate
-    return None
+    if len(path) > 255 or "\x00" in path:
+        return None
+    try:
+        candidate = (root / path).resolve()
+        inside = candidate.is_file() and candidate.is_relative_to(root)
+    except (OSError, ValueError):  # odd paths are just not files
+        return None
+    return candidate if inside else None
 
 
 def mount_dashboard(app: FastAPI, static_dir: Path | None) -> None:
@@ -83,9 +87,13 @@ def mount_dashboard(app: FastAPI, static_dir: Path | None) -> None:
     async def spa(path: str, request: Request) -> Response:
         if path.startswith(("api/", "ws/")) or path in ("api", "ws", "metrics"):
             raise NotFound(f"no route /{path}")
-        if path:
-            candidate = (root / path).resolve()
-            if candidate.parent == root and candidate.is_file():
+        if path and len(path) <= 255 and "\x00" not in path:
+            try:
+                candidate = (root / path).resolve()
+                found = candidate.parent == root and candidate.is_file()
+            except (OSError, ValueError):  # odd paths are just not files: serve the app
+                found = False
+            if found:
                 return send_file(request, candidate, REVALIDATE)
             if "." in path.rsplit("/", 1)[-1]:
                 raise NotFound(f"no file /{path}")

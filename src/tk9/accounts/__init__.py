@@ -1,0 +1,1 @@
+"""Accounts: users, their password hashes and their tokens (see ``docs/security.md``)."""

@@ -1,0 +1,114 @@
+"""Per-user limits on starting runs, and the global queue bound.
+
+A new session starts a run, so ``POST /api/sessions`` is where one client could exhaust the
+service (the issue measured 196 sessions/s from one anonymous client, and 150 queued runs
+delaying someone else's by 93 s). Before a session is created, :meth:`Limits.admit` checks:
+
+* the caller's **creation rate**: at most ``TK9_USER_CREATE_BURST`` sessions at once, refilled
+  at ``TK9_USER_CREATE_PER_MINUTE`` (a token bucket per user, on the injected monotonic clock);
+* the caller's **active runs** (queued + running): at most ``TK9_USER_MAX_ACTIVE_RUNS``;
+* the **global queue**: at most ``TK9_MAX_ACTIVE_RUNS`` runs queued or running in this process.
+
+:meth:`Limits.login_attempt` is the same bucket for sign-in attempts per client address
+(``TK9_LOGIN_BURST`` at once, ``TK9_LOGIN_PER_MINUTE`` after), checked before the password is
+hashed: it slows password guessing and keeps argon2's 64 MiB, ~0.1 s hashes from being a way
+to load the machine.
+
+Each refusal is a 429 (``RateLimited``) with ``Retry-After``, and nothing is created. The
+per-user checks apply to accounts; under ``TK9_AUTH=none`` (loopback, one trusted local user)
+only the global bound does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tk9.accounts.store import User
+from tk9.clock import Clock
+from tk9.errors import RateLimited
+from tk9.settings import Settings
+
+MAX_BUCKETS = 100_000
+"""Rate buckets kept (one per user, one per sign-in address) before idle ones are dropped."""
+RUN_RETRY_AFTER = 30.0
+"""What ``Retry-After`` says when runs, not the rate, are the limit (runs last minutes)."""
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class TooManyRuns(RateLimited):
+    code = "too_many_runs"
+
+
+class QueueFull(RateLimited):
+    code = "queue_full"
+
+
+class Limits:
+    """The admission checks for new runs; one per app."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._owners: dict[str, str] = {}
+
+    def admit(self, user: User, active: list[str]) -> None:
+        """Raise a 429 error unless ``user`` may start a run now (``active``: live run ids)."""
+        s = self._settings
+        if len(active) >= s.max_active_runs:
+            raise QueueFull(
+                f"the service has {len(active)} runs queued or running: try again later",
+                RUN_RETRY_AFTER,
+            )
+        if s.auth == "none":
+            return
+        live = set(active)
+        for sid in [sid for sid in self._owners if sid not in live]:
+            del self._owners[sid]
+        mine = sum(1 for owner in self._owners.values() if owner == user.username)
+        if mine >= s.user_max_active_runs:
+            raise TooManyRuns(
+                f"you have {mine} runs queued or running (limit {s.user_max_active_runs}): "
+                "wait for one to finish or cancel one",
+                RUN_RETRY_AFTER,
+            )
+        self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
+        return
+
+    def started(self, user: User, session_id: str) -> None:
+        """Count ``session_id`` as ``user``'s until its run ends."""
+        self._owners[session_id] = user.username
+
+    def login_attempt(self, client: str) -> None:
+        """Raise ``RateLimited`` when ``client`` (an address) has tried to sign in too often."""
+        s = self._settings
+        self._take("login:" + client, s.login_burst, s.login_per_minute, "sign-in attempts")
+
+    def _take(self, key: str, burst: int, per_minute: float, what: str = "new sessions") -> None:
+        rate = per_minute / 60.0
+        now = self._clock.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_BUCKETS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(float(burst), now)
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        if bucket.tokens < 1.0:
+            wait = (1.0 - bucket.tokens) / rate
+            raise RateLimited(f"too many {what}: at most {per_minute:g} a minute", wait)
+        bucket.tokens -= 1.0
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets idle long enough to be full again (bounds memory under many clients)."""
+        idle = 3600.0
+        for key in [k for k, b in self._buckets.items() if now - b.at > idle]:
+            del self._buckets[key]
+        if len(self._buckets) >= MAX_BUCKETS:  # still full: forget the oldest half
+            for key in sorted(self._buckets, key=lambda k: self._buckets[k].at)[: MAX_BUCKETS // 2]:
+                del self._buckets[key]

@@ -1,0 +1,154 @@
+"""Limits: per-user creation rate and active runs, the global queue bound (429 + Retry-After,
+nothing created), and the paged session listing. Time is a FakeClock: nothing sleeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.server.accounts import World, accounts_world
+from tests.support import wait_until
+from tk9.accounts.store import User
+from tk9.clock import FakeClock
+from tk9.errors import RateLimited
+from tk9.server.limits import Limits, QueueFull, TooManyRuns
+from tk9.settings import Settings
+
+SUBJECT = {"subject": "Tidal power", "language": "en"}
+ALICE, BOB = User("alice", False), User("bob", False)
+
+
+def _limits(clock: FakeClock, **kw: object) -> Limits:
+    base: dict[str, object] = {"auth": "accounts", "user_create_burst": 2}
+    return Limits(Settings(**{**base, "user_create_per_minute": 6, **kw}), clock)  # type: ignore[arg-type]
+
+
+def test_creation_rate_is_a_token_bucket_per_user() -> None:
+    clock = FakeClock()
+    limits = _limits(clock)
+    limits.admit(ALICE, [])
+    limits.admit(ALICE, [])
+    with pytest.raises(RateLimited) as refused:
+        limits.admit(ALICE, [])
+    assert refused.value.retry_after == pytest.approx(10.0)  # 6 a minute: one every 10 s
+    limits.admit(BOB, [])  # bob has his own bucket
+    clock.advance(9.9)
+    with pytest.raises(RateLimited):
+        limits.admit(ALICE, [])
+    clock.advance(0.1)
+    limits.admit(ALICE, [])
+
+
+def test_active_runs_per_user_and_the_global_queue() -> None:
+    limits = _limits(FakeClock(), user_create_burst=100, user_max_active_runs=2, max_active_runs=3)
+    limits.admit(ALICE, [])
+    limits.started(ALICE, "a1")
+    limits.admit(ALICE, ["a1"])
+    limits.started(ALICE, "a2")
+    with pytest.raises(TooManyRuns):
+        limits.admit(ALICE, ["a1", "a2"])
+    limits.admit(ALICE, ["a2"])  # a1 finished: room again
+    limits.admit(BOB, ["a1", "a2"])
+    with pytest.raises(QueueFull):
+        limits.admit(BOB, ["a1", "a2", "b1"])
+
+
+def test_auth_none_has_only_the_global_bound() -> None:
+    limits = Limits(Settings(max_active_runs=1, user_create_burst=1), FakeClock())
+    local = User("local", True)
+    for _ in range(5):
+        limits.admit(local, [])
+    with pytest.raises(QueueFull):
+        limits.admit(local, ["x"])
+
+
+def _post(world: World, who: str) -> tuple[int, dict[str, object], str | None]:
+    r = world.client.post("/api/sessions", json=SUBJECT, headers=world.auth(who))
+    return r.status_code, r.json(), r.headers.get("retry-after")
+
+
+def _mine(world: World, who: str) -> list[str]:
+    body = world.client.get("/api/sessions", headers=world.auth(who)).json()
+    return [s["session_id"] for s in body["sessions"]]
+
+
+def test_http_429_with_retry_after_creates_nothing(tmp_path: Path) -> None:
+    clock = FakeClock()
+    settings = {"user_create_burst": 2, "user_create_per_minute": 6}
+    with accounts_world(tmp_path, clock, **settings) as w:
+        assert _post(w, "alice")[0] == _post(w, "alice")[0] == 201
+        status, body, retry = _post(w, "alice")
+        assert status == 429 and retry == "10"
+        assert body["error"]["code"] == "rate_limited"  # type: ignore[index]
+        assert len(_mine(w, "alice")) == 2
+        assert _post(w, "bob")[0] == 201
+        clock.advance(10)
+        assert _post(w, "alice")[0] == 201
+
+
+def test_http_too_many_active_runs(tmp_path: Path) -> None:
+    slow = {"demo_interval": 5.0, "user_max_active_runs": 2, "max_active_runs": 3}
+    with accounts_world(tmp_path, **slow) as w:
+        first = _post(w, "alice")[1]["session_id"]
+        assert _post(w, "alice")[0] == 201
+        status, body, retry = _post(w, "alice")
+        assert (status, body["error"]["code"], retry) == (429, "too_many_runs", "30")  # type: ignore[index]
+        assert _post(w, "bob")[0] == 201
+        status, body, _ = _post(w, "root")
+        assert (status, body["error"]["code"]) == (429, "queue_full")  # type: ignore[index]
+        w.client.post(f"/api/sessions/{first}/cancel", headers=w.auth("alice"))
+        wait_until(lambda: _post(w, "alice")[0] == 201, what="a slot after the cancel")
+        for sid in _mine(w, "root"):
+            w.client.post(f"/api/sessions/{sid}/cancel", headers=w.auth("root"))
+
+
+def test_listing_is_paged_with_a_cursor(tmp_path: Path) -> None:
+    with accounts_world(tmp_path, user_create_burst=10) as w:
+        created = [_post(w, "alice")[1]["session_id"] for _ in range(5)]
+        seen: list[str] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, str | int] = {"limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            r = w.client.get("/api/sessions", params=params, headers=w.auth("alice"))
+            assert r.status_code == 200
+            page = r.json()
+            assert len(page["sessions"]) <= 2
+            seen += [s["session_id"] for s in page["sessions"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == list(reversed(created)) and pages == 3
+        assert _mine(w, "bob") == []
+        for bad in ({"limit": 101}, {"limit": 0}, {"cursor": "not-a-cursor"}):
+            r = w.client.get("/api/sessions", params=bad, headers=w.auth("alice"))
+            assert r.status_code == 422, bad
+
+
+def test_sign_in_attempts_are_limited_per_address_before_hashing(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with accounts_world(tmp_path, clock, login_burst=3, login_per_minute=6) as w:
+        wrong = {"username": "alice", "password": "not the password"}
+        for _ in range(3):
+            assert w.client.post("/api/auth/login", json=wrong).status_code == 401
+        refused = w.client.post("/api/auth/login", json={"username": "alice", "password": "x"})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "10"
+        clock.advance(10)
+        right = {"username": "alice", "password": "correct horse battery"}
+        assert w.client.post("/api/auth/login", json=right).status_code == 204
+
+
+def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tk9.server.limits as limits_module
+
+    monkeypatch.setattr(limits_module, "MAX_BUCKETS", 10)
+    clock = FakeClock()
+    limits = _limits(clock)
+    for n in range(50):
+        limits.login_attempt(f"10.0.0.{n}")
+        clock.advance(1)
+    assert len(limits._buckets) <= 10
