@@ -219,3 +219,24 @@ async def test_open_retriever_reports_embedding_progress(
         assert again.embedding is not None and again.embedding.embedded == 0
     finally:
         again.close()
+
+
+def test_a_passage_not_yet_embedded_is_not_outranked_for_lacking_a_vector(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    root = _write(tmp_path / "c", {"coral.md": CORAL, "bleach.md": BLEACH, "tide.md": TIDE})
+    index = CorpusIndex(tmp_path / "index.sqlite3")
+    try:
+        index.sync_folder(root)
+        sources = [folder_source(root)]
+        embed_corpus(index, embedder, sources, None)
+        with index.lock, index.write():  # as if the budget ran out before the coral article
+            index.db.execute(
+                "DELETE FROM embeddings WHERE hash IN (SELECT p.hash FROM passages p "
+                "JOIN documents d ON d.id = p.doc_id WHERE d.title = 'Coral bleaching')"
+            )
+            index.db.execute("UPDATE state SET value = value + 1 WHERE key = 'generation'")
+        hits = search_passages(index, embedder, "coral bleaching", sources, 3)
+        assert hits[0].document.title == "Coral bleaching" and hits[0].vector is None
+    finally:
+        index.close()

@@ -182,6 +182,12 @@ def search_passages(
         ids, scores = vectors.search(vector, pool + len(excluded))
         dense = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
     fused = fuse(list(lexical), list(dense))
+    if vectors is not None:
+        # a passage not embedded yet (the budget ran out) has no dense rank: count its lexical
+        # rank twice rather than let it fall behind every passage found by both
+        for rank, pid in enumerate(lexical, start=1):
+            if pid not in dense and vectors.vector(pid) is None:
+                fused[pid] += 1.0 / (RRF_K + rank)
     rows = _passages(index, list(fused))
     hits: list[PassageHit] = []
     for pid in sorted(fused, key=lambda p: (-fused[p], p)):

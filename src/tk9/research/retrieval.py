@@ -153,15 +153,17 @@ def _throttled(progress: Progress, loop: asyncio.AbstractEventLoop) -> Callable[
     return report
 
 
-async def open_retriever(settings: Settings, progress: Progress | None = None) -> Retriever:
+async def open_retriever(
+    settings: Settings, progress: Progress | None = None, budget: float | None = None
+) -> Retriever:
     """Sync the configured sources into the index (incrementally), embed passages not yet
     embedded, and return a retriever.
 
     A configured corpus folder replaces the wiki; the wiki is the default demo corpus.
     ``progress(done, total)`` follows the embedding step, the only slow one on a first run
     (the 13.5k wiki passages take 1–2 minutes on two idle cores); it stops after
-    :data:`EMBED_BUDGET` seconds and the next runs continue it. Later runs embed only new or
-    changed passages.
+    ``budget`` seconds (default :data:`EMBED_BUDGET`) and the next runs continue it. Later
+    runs embed only new or changed passages.
     """
     web = WebSearch.from_settings(settings)
     index: CorpusIndex | None = None
@@ -186,7 +188,7 @@ async def open_retriever(settings: Settings, progress: Progress | None = None) -
             stop = threading.Event()
             try:
                 embedding = await asyncio.to_thread(
-                    embed_corpus, index, embedder, sources, notify, EMBED_BUDGET, stop
+                    embed_corpus, index, embedder, sources, notify, budget or EMBED_BUDGET, stop
                 )
             except asyncio.CancelledError:
                 stop.set()  # the worker thread finishes its chunk, then returns
