@@ -13,4 +13,5 @@ command -v debootstrap >/dev/null || skip "debootstrap is not installed (scripts
 mkdir -p "${TK9_DOCKER_CACHE:-/var/tmp/tk9-docker}"
 exec 9>"${TK9_DOCKER_CACHE:-/var/tmp/tk9-docker}/lock"
 flock -w 1800 9 || skip "another docker-test held the lock for 30 min"
-${UV:-uv} run pytest -q -p no:cacheprovider -rs -m docker tests/docker "$@"
+# a cold cache builds the bases and the image inside the first test: a generous per-test ceiling
+${UV:-uv} run pytest -q -p no:cacheprovider -rs --timeout 1800 -m docker tests/docker "$@"

@@ -148,6 +148,12 @@ class Engine:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.proc = None
+        # dockerd leaves its network-namespace bind mount in the exec root
+        prefix = f"{self.workdir}/"
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        for point in sorted((m.split()[1] for m in mounts), reverse=True):
+            if point.startswith(prefix):
+                subprocess.run(["umount", "-l", point], check=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- images ----------------------------------------------------------------------------
