@@ -62,3 +62,13 @@ def test_compose_file_accepted(engine: Engine, compose: str, which: str) -> None
                 text=True,
             )
             assert result.returncode == 0, f"{which} {files} {profiles}: {result.stderr}"
+
+
+def test_build_argument_leaves_the_corpus_out(engine: Engine, figures: dict[str, object]) -> None:
+    tag = "tk9:docker-test-no-corpus"
+    figures["build_no_corpus_s"] = round(engine.build_tk9(tag, extras=""), 1)
+    probe = (
+        "import importlib.util as u, tk9.research.documents as d;print(u.find_spec(d.WIKI_PACKAGE))"
+    )
+    assert engine.run(tag, "python", "-c", probe).strip() == "None"
+    assert engine.inspect(tag)["Config"]["Labels"]["tk9.corpus"] == ""  # type: ignore[index]
