@@ -57,7 +57,7 @@ faults: sysdeps pydeps
 # The Docker deployment built and run for real (tests/docker): its own dockerd, stand-in bases,
 # the image, the compose stacks. Root only; elsewhere it prints why it is skipped.
 docker-test: sysdeps pydeps
-	TK9_DOCKER_FIGURES=$${TK9_DOCKER_FIGURES:-} UV=$(UV) ./scripts/docker-test.sh
+	UV=$(UV) ./scripts/docker-test.sh
 
 # Drops the Docker test cache (images, build layers, the debootstrap tarball, Compose v2).
 docker-clean:
