@@ -7,12 +7,12 @@ TK9_PORT ?= 8000
 TK9_DATA_DIR ?= ./data
 export TK9_HOST TK9_PORT TK9_DATA_DIR
 
-.PHONY: run test sysdeps pydeps frontend frontend-deps frontend-test lint typecheck pytest types check-types faults soak bench clean
+.PHONY: run test sysdeps pydeps frontend frontend-deps frontend-test lint typecheck pytest types check-types faults soak bench clean docker-test docker-clean
 
 run: pydeps frontend
 	$(UV) run tk9 serve --host $(TK9_HOST) --port $(TK9_PORT) --data-dir $(TK9_DATA_DIR)
 
-test: sysdeps pydeps frontend lint typecheck check-types frontend-test pytest
+test: sysdeps pydeps frontend lint typecheck check-types frontend-test pytest docker-test
 
 ## --- installation (each step does nothing when already done) -------------------------------
 $(HOME)/.local/bin/uv:
@@ -53,6 +53,15 @@ pytest: pydeps
 
 faults: sysdeps pydeps
 	TK9_FAULTS_REPORT=docs/faults.md $(UV) run pytest -q -m faults tests/faults
+
+# The Docker deployment built and run for real (tests/docker): its own dockerd, stand-in bases,
+# the image, the compose stacks. Root only; elsewhere it prints why it is skipped.
+docker-test: sysdeps pydeps
+	UV=$(UV) ./scripts/docker-test.sh
+
+# Drops the Docker test cache (images, build layers, the debootstrap tarball, Compose v2).
+docker-clean:
+	rm -rf $${TK9_DOCKER_CACHE:-/var/tmp/tk9-docker}
 
 soak: sysdeps pydeps
 	TK9_SOAK_ROUNDS=$${TK9_SOAK_ROUNDS:-5} $(UV) run pytest -q -m faults tests/faults

@@ -25,3 +25,16 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+# make docker-test: Debian's Docker engine (its own dockerd is started by the test), debootstrap
+# for the test-only stand-in base images, and Debian's docker-compose 1.29 (the compose file
+# must stay valid for it). Only as root: the Docker tests are skipped elsewhere.
+if [ "$(id -u)" = 0 ]; then
+  docker_need=()
+  [ -x /usr/sbin/dockerd ] || docker_need+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || docker_need+=(debootstrap)
+  [ -x /usr/bin/docker-compose ] || docker_need+=(docker-compose)
+  if [ ${#docker_need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${docker_need[@]}"
+  fi
+fi
