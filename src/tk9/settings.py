@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = Field(default=2, ge=1)
     corpus_dir: Path | None = None
     use_wiki_corpus: bool = True
+    embed_budget: float = Field(default=90.0, ge=0)
+    """Seconds one run may spend embedding corpus passages not embedded yet (lead passages
+    first; later runs continue). Candidates a run judges are embedded whatever this is."""
+    models_dir: Path | None = None
+    """Where the built embedding model is cached (default ``<data_dir>/models``); several data
+    directories may share one."""
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None

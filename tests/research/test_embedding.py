@@ -16,7 +16,7 @@ from tk9.research.retrieval import Retriever
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     """One model for the whole session (building the graph takes seconds)."""
-    return shared_embedder(tmp_path_factory.mktemp("data"))
+    return shared_embedder(tmp_path_factory.mktemp("data") / "models")
 
 
 def test_onnx_graph_matches_a_numpy_forward_pass(embedder: Embedder) -> None:

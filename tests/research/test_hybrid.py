@@ -36,7 +36,7 @@ Tides are the rise and fall of sea levels caused by the gravity of the Moon and 
 
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return shared_embedder(tmp_path_factory.mktemp("data"))
+    return shared_embedder(tmp_path_factory.mktemp("data") / "models")
 
 
 class Counting:

@@ -227,15 +227,16 @@ _shared: dict[bool, Embedder] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_embedder(data_dir: Path, quantize: bool = True) -> Embedder:
+def shared_embedder(models_dir: Path, quantize: bool = True) -> Embedder:
     """The process-wide :class:`Embedder` (loaded once, then reused by every run).
 
-    The built graph is cached in ``<data_dir>/models/`` for the next process; within one
+    The built graph is cached in ``models_dir`` (``<data_dir>/models/`` by default) for the
+    next process; within one
     process the first loaded model serves every data directory (the weights are the same).
     Raises :class:`EmbeddingUnavailable` when the model package is missing."""
     with _shared_lock:
         embedder = _shared.get(quantize)
         if embedder is None:
-            embedder = Embedder(data_dir / "models", quantize=quantize)
+            embedder = Embedder(models_dir, quantize=quantize)
             _shared[quantize] = embedder
         return embedder

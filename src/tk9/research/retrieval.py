@@ -126,14 +126,10 @@ class Retriever:
 
 def _embedder(settings: Settings) -> Embedder | None:
     try:
-        return shared_embedder(settings.data_dir)
+        return shared_embedder(settings.models_dir or settings.data_dir / "models")
     except EmbeddingUnavailable:
         return None
 
-
-EMBED_BUDGET = 90.0
-"""Seconds one opening may spend embedding the corpus. Lead passages go first; what is left
-is embedded by the next runs, so a first run on a slow or busy host stays about two minutes."""
 
 Progress = Callable[[int, int], Coroutine[Any, Any, None]]
 """``await progress(done, total)`` while the corpus is embedded (on the event loop)."""
@@ -162,7 +158,8 @@ async def open_retriever(
     A configured corpus folder replaces the wiki; the wiki is the default demo corpus.
     ``progress(done, total)`` follows the embedding step, the only slow one on a first run
     (the 13.5k wiki passages take 1–2 minutes on two idle cores); it stops after
-    ``budget`` seconds (default :data:`EMBED_BUDGET`) and the next runs continue it. Later
+    ``budget`` seconds (default ``settings.embed_budget``, 90 s: lead passages go first, so a
+    first run on a slow or busy host stays about two minutes) and the next runs continue it. Later
     runs embed only new or changed passages.
     """
     web = WebSearch.from_settings(settings)
@@ -188,7 +185,13 @@ async def open_retriever(
             stop = threading.Event()
             try:
                 embedding = await asyncio.to_thread(
-                    embed_corpus, index, embedder, sources, notify, budget or EMBED_BUDGET, stop
+                    embed_corpus,
+                    index,
+                    embedder,
+                    sources,
+                    notify,
+                    settings.embed_budget if budget is None else budget,
+                    stop,
                 )
             except asyncio.CancelledError:
                 stop.set()  # the worker thread finishes its chunk, then returns
