@@ -78,8 +78,8 @@ def submit_research(page: Page, server: Server, subject: str, language: str) -> 
 def test_form_run_goes_live_to_the_end(page: Page, research_server: Server, tmp_path: Path) -> None:
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
-    sid = submit_research(page, research_server, "Tidal energy in Europe", "es")
-    expect(page.get_by_test_id("subject")).to_have_text("Tidal energy in Europe")
+    sid = submit_research(page, research_server, "Volcanoes of Japan", "es")
+    expect(page.get_by_test_id("subject")).to_have_text("Volcanoes of Japan")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
     wait_until_finished(page)
     snap = assert_matches_snapshot(page, research_server, sid)

@@ -67,7 +67,7 @@ def test_browser_full_run_through_caddy(
     page.on("load", lambda p: loads.append(p.url))
     server = Server(seed.caddy_url, Path("/nonexistent"))
     started = time.monotonic()
-    sid = submit_research(page, server, "Tidal energy in Europe", "es")
+    sid = submit_research(page, server, "Volcanoes of Japan", "es")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
     wait_until_finished(page)
     figures["spanish_run_through_caddy_s"] = round(time.monotonic() - started, 1)
