@@ -8,7 +8,7 @@ from tk9.research.compose import compose, render
 from tk9.research.coverage import measure
 from tk9.research.documents import Document
 from tk9.research.outline import cluster, order
-from tk9.research.relevance import judge
+from tk9.research.relevance import judge, marginal
 from tk9.research.semantic import lexical
 from tk9.research.sentences import is_anaphoric, units
 from tk9.research.subject import parse, refine, required
@@ -120,3 +120,37 @@ def test_the_plan_quotes_no_sentence_twice_and_keeps_citations_on_their_source()
             for sentence in unit.sentences:
                 assert f"{sentence.text} [{sentence.source + 1}]" in text
                 assert sentence.text in docs[sentence.source].body
+
+
+def test_a_narrower_title_far_from_the_subjects_own_article_is_another_thing() -> None:
+    s = parse("How inflation works")
+    main = doc("Inflation", "Inflation is the rise in the general level of prices.")
+    cosmic = doc("Cosmic inflation", "Cosmic inflation is an expansion of space; inflation ended.")
+    deflation = doc("Deflation", "Deflation is a decrease in prices, the opposite of inflation.")
+    docs = [main, cosmic, deflation]
+    sims, near = [0.74, 0.60, 0.47], [0.70, 0.60, 0.46]
+    # the economic article as a second anchor: cosmology's inflation is 0.56 from it
+    judged = judge(s, docs, sims, near, main_similarity=[1.0, 0.56, 0.6])
+    assert [j.document.title for j in judged if j.on_subject] == ["Inflation", "Deflation"]
+    # a narrower kind close to the subject's own article stays: *Supermassive black hole*
+    holes = parse("Black holes")
+    hole = doc("Black hole", "A black hole is a region of spacetime.")
+    big = doc("Supermassive black hole", "A supermassive black hole is the largest black hole.")
+    kept = judge(holes, [hole, big], [0.8, 0.6], [0.8, 0.6], main_similarity=[1.0, 0.63])
+    assert all(j.on_subject for j in kept)
+    # without the anchor (no own article among the candidates) nothing changes
+    assert judge(s, [cosmic], [0.6], [0.6])[0].on_subject
+
+
+def test_a_source_kept_on_meaning_alone_far_below_the_best_is_marginal() -> None:
+    s = parse("Albert Einstein and the theory of relativity")
+    einstein = doc("Albert Einstein", "Albert Einstein developed the theory of relativity.")
+    special = doc("Special relativity", "Einstein's theory of relativity of 1905.")
+    michelson = doc("Albert A. Michelson", "He measured the speed of light.")
+    judged = judge(s, [einstein, special, michelson], [0.65, 0.70, 0.57], [0.69, 0.72, 0.58])
+    assert all(j.on_subject for j in judged)
+    assert [j.document.title for j in marginal(judged)] == ["Albert A. Michelson"]
+    # close to the best match, or holding the phrase: not marginal
+    near = judge(s, [einstein, special, michelson], [0.65, 0.62, 0.57], [0.69, 0.72, 0.58])
+    assert marginal(near) == []
+    assert marginal(judge(s, [michelson], None, None)) == []

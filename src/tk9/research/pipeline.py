@@ -27,7 +27,14 @@ from tk9.research.emitter import Emitter
 from tk9.research.engine import Engine
 from tk9.research.extractive import ExtractiveEngine
 from tk9.research.publish import render_all, write_atomic
-from tk9.research.relevance import Judged, Relevance, describe_nothing, judge
+from tk9.research.relevance import (
+    Judged,
+    Relevance,
+    describe_nothing,
+    is_main,
+    judge,
+    marginal,
+)
 from tk9.research.report import Outline, Report, SectionDraft, slugify
 from tk9.research.retrieval import Retriever
 from tk9.research.semantic import Embedder, Matrix, dense, lexical, similarities
@@ -212,12 +219,16 @@ class Pipeline:
         # cosine with the closest required phrase (:func:`.subject.required`)
         rows = [understood.phrases.index(k) + 1 for k in required(understood)]
         near = sims[rows].max(axis=0) if rows else None
+        # the subject's own articles as a second anchor (see :func:`.relevance.judge`)
+        mains = [i for i, d in enumerate(candidates) if is_main(understood, d)]
+        kin = similarities(docs[mains], docs).max(axis=0) if mains else None
         judged = judge(
             understood,
             candidates,
             list(sims[0]),
             None if near is None else list(near),
             (embedder.on_subject, 0.03, embedder.covers, 0.2),
+            None if kin is None else [float(v) for v in kin],
         )
         return judged, sims[1:]
 
@@ -355,6 +366,15 @@ class Pipeline:
         coverage = measure(understood, cited, sims, self.embedder.covers)
         uris = {d.uri for d in cited}
         await self.emit.coverage(payload(coverage, self.judged, uris))
+        weak = [j.document.title for j in marginal(self.judged) if j.document.uri in uris]
+        if weak:
+            await self.emit.warn(
+                f"{counted(len(weak), 'cited source')} judged on meaning alone (never naming "
+                + " or ".join(f"“{k.text}”" for k in required(understood))
+                + ", well below the closest match), perhaps off the subject: "
+                + ", ".join(weak),
+                AgentName.WRITER,
+            )
         prose = sum(
             len(words(t))
             for t in [report.introduction, report.conclusion, *(b for _, b in report.sections)]

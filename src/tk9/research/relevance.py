@@ -155,6 +155,8 @@ class Judged:
     main: bool
     """Its title is the subject or one of the subject's key phrases."""
     on_subject: bool
+    held: float = 1.0
+    """How it holds the subject's required phrase (:func:`~tk9.research.subject.presence`)."""
 
     @property
     def score(self) -> float:
@@ -204,12 +206,58 @@ def numbered_sibling(subject: Subject, doc: Document) -> bool:
     return False
 
 
+NARROWER_KIN = 0.6
+"""Least cosine with the subject's own article for a title that narrows a key phrase with a
+modifier (:func:`narrower`) to count as a kind of the subject: *Supermassive black hole* is
+0.63 from *Black hole*, *Polio vaccine* 0.70 from *Vaccine*, *Second Industrial Revolution*
+0.80 from *Industrial Revolution*; *Cosmic inflation* — the same word in cosmology — is 0.56
+from the economic *Inflation*."""
+
+
+def narrower(subject: Subject, doc: Document) -> bool:
+    """Whether the title is one of the subject's key phrases narrowed by words before it, and
+    nothing after: "Cosmic inflation" or "Supermassive black hole" for "black holes"."""
+    title = tuple(_title_roots(doc.title))
+    for key in subject.phrases:
+        n = len(key.roots)
+        if n and len(title) > n and title[-n:] == key.roots:
+            return True
+    return False
+
+
+MARGINAL_GAP = 0.1
+"""A source that never names the subject's required phrase (judged on meaning alone) and is
+this much further from the subject than the closest match is *marginal*: kept, but the run
+warns (:func:`marginal`)."""
+
+
+def marginal(judged: Sequence[Judged]) -> list[Judged]:
+    """Sources on the subject by meaning only: not its own article, the required phrase not
+    even as a unit in their text, and ≥ :data:`MARGINAL_GAP` below the closest other match
+    (*Albert A. Michelson* for "Albert Einstein and the theory of relativity", *Zambezi* for
+    the Nile basin)."""
+    sims = [j.similarity for j in judged if j.similarity is not None and not j.main]
+    if not sims:
+        return []
+    best = max(sims)
+    return [
+        j
+        for j in judged
+        if j.on_subject
+        and not j.main
+        and j.held < 0.5
+        and j.similarity is not None
+        and j.similarity < best - MARGINAL_GAP
+    ]
+
+
 def judge(
     subject: Subject,
     docs: Sequence[Document],
     similarity: Sequence[float] | None,
     required_similarity: Sequence[float] | None,
     thresholds: tuple[float, float, float, float] = (0.42, 0.03, 0.55, 0.2),
+    main_similarity: Sequence[float] | None = None,
 ) -> list[Judged]:
     """Judge every candidate; the subject's own articles first, then by score.
 
@@ -223,7 +271,11 @@ def judge(
     or is close to it in meaning: cosine ≥ "speaks"), is close to the subject (cosine ≥
     "close", plus "mention" when the phrase is only in its text, not its title), and is not
     much further from the subject than the best match other than its own article (within
-    "spread"); without embeddings, when it holds a required phrase and
+    "spread"). ``main_similarity`` (cosine of each document with the closest of the subject's
+    own articles among ``docs``; None when there is none) is a second anchor: a title that
+    narrows a key phrase (:func:`narrower`: *Cosmic inflation* for "inflation") must also be
+    within :data:`NARROWER_KIN` of the subject's own article, else it is the same word for
+    another thing. Without embeddings, when it holds a required phrase and
     at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never enough:
     *Bleach* holds "bleaching" but not "coral reef". A numbered sibling ("World War II" for
     "World War I") never is.
@@ -242,7 +294,10 @@ def judge(
         main = is_main(subject, doc)
         held = max((presence(k, doc) for k in keys), default=1.0)
         sim = None if similarity is None else float(similarity[i])
-        if numbered_sibling(subject, doc) and not main:
+        kin = 1.0 if main_similarity is None else float(main_similarity[i])
+        if not main and (
+            numbered_sibling(subject, doc) or (kin < NARROWER_KIN and narrower(subject, doc))
+        ):
             ok = False
         elif sim is None:
             ok = main or (held >= 0.5 and share >= LEXICAL_ON - _EPSILON)
@@ -250,6 +305,6 @@ def judge(
             near = required_similarity is not None and float(required_similarity[i]) >= speaks
             need = close + (mention if held < 1 else 0.0)
             ok = main or ((held >= 0.5 or near) and sim >= need and sim >= best - spread)
-        out.append(Judged(doc, share, sim, main, ok))
+        out.append(Judged(doc, share, sim, main, ok, held))
     order = sorted(range(len(out)), key=lambda i: (not out[i].main, -out[i].score, i))
     return [out[i] for i in order]
