@@ -7,6 +7,8 @@ identifies the stream, so a cursor from a different incarnation of the log is re
 
 from __future__ import annotations
 
+import functools
+import json
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -214,16 +216,67 @@ class Event(BaseModel):
     payload: dict[str, Any]
     _json: str | None = PrivateAttr(default=None)
 
+    @classmethod
+    def from_stored(
+        cls, seq: int, epoch: str, timestamp: float, event_type: EventType, payload_json: str
+    ) -> Event:
+        """An event read back from a log: ``payload_json`` is the stored (compact) payload text.
+
+        No validation and no pydantic work per event (what :meth:`model_construct` does, minus
+        its generic bookkeeping), and :meth:`to_json` is pre-built from the stored text, so
+        replaying a long history encodes nothing twice. The text parses to exactly what
+        :meth:`model_dump_json` would produce (key order and values; a float may be spelled
+        differently, e.g. ``1e+16`` for ``1e16``).
+        """
+        event = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(
+            event,
+            "__dict__",
+            {
+                "seq": seq,
+                "epoch": epoch,
+                "timestamp": timestamp,
+                "event_type": event_type,
+                "payload": json.loads(payload_json),
+            },
+        )
+        _set(event, "__pydantic_fields_set__", _ALL_FIELDS.copy())
+        _set(event, "__pydantic_extra__", None)
+        text = (
+            f'{{"seq":{seq},"epoch":{_json_string(epoch)},"timestamp":{timestamp!r},'
+            f'"event_type":"{event_type.value}","payload":{payload_json}}}'
+        )
+        _set(event, "__pydantic_private__", {"_json": text})
+        return event
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields: the cached JSON text (:meth:`to_json`) is not part of an event."""
+        if isinstance(other, Event):
+            return type(self) is type(other) and self.__dict__ == other.__dict__
+        return NotImplemented
+
     def to_json(self) -> str:
         """The JSON text of this event, computed once and shared by every viewer."""
-        if self._json is None:
-            self._json = self.model_dump_json()
-        return self._json
+        private = self.__pydantic_private__  # a slot: ``self._json`` goes through __getattr__
+        text: str | None = private["_json"]  # type: ignore[index]
+        if text is None:
+            text = private["_json"] = self.model_dump_json()  # type: ignore[index]
+        return text
 
     def typed_payload(self) -> Payload:
         """The payload parsed into its model."""
         model = PAYLOAD_MODELS[self.event_type]
         return model.model_validate(self.payload)  # type: ignore[return-value]
+
+
+_ALL_FIELDS = set(Event.model_fields)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_string(value: str) -> str:
+    """JSON text of a string (an epoch: one per session, so nearly always cached)."""
+    return json.dumps(value)
 
 
 EVENT_LIST = TypeAdapter(list[Event])

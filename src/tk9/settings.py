@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(default=15.0, gt=0)
     heartbeat_timeout: float = Field(default=10.0, gt=0)
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
-    replay_batch: int = Field(default=500, ge=1, le=10_000)
+    replay_batch: int = Field(default=5000, ge=1, le=10_000)
+    """Events per log read while a viewer catches up (one query, fed out in slices)."""
     outbound_buffer: int = Field(default=256, ge=1)
     """Frames a connection may have queued for the transport before it stops reading the log."""
     send_timeout: float = Field(default=30.0, gt=0)

@@ -45,6 +45,7 @@ class FakePort:
     """Records writes; ``gate`` (when set) makes every write suspend until it opens."""
 
     kind = "fake"
+    joins_frames = False
 
     def __init__(self) -> None:
         self.writes: list[Data] = []
@@ -164,6 +165,28 @@ async def test_a_stalled_viewer_costs_the_others_nothing_then_catches_up(tmp_pat
         await until(lambda: slow in b.members, "slow viewer rejoins")
         await h.append(1)
         await until(lambda: slow_port.seqs()[-1] == 51, "pushed again")
+
+    await run(tmp_path, body)
+
+
+@pytest.mark.asyncio
+async def test_catch_up_reads_big_pages_but_a_stall_holds_only_what_is_in_flight(
+    tmp_path: Path,
+) -> None:
+    async def body(h: Harness) -> None:
+        await h.append(3000)
+        h.head = 3000
+        limit = h.ctx.protocol_config.outbound_limit
+        reads = h.log.reads
+        viewer, port, _ = h.viewer()
+        port.gate = asyncio.Event()  # the first write suspends: the viewer is stalled
+        await until(lambda: viewer.busy is None and viewer.send_lock.locked(), "stalled")
+        assert viewer.page == []  # the rest of the page was dropped, not held
+        assert viewer.conn.read_request() <= limit
+        port.gate.set()
+        port.gate = None
+        await until(lambda: port.seqs() == list(range(1, 3001)), "caught up")
+        assert h.log.reads - reads <= 3  # pages of replay_batch, not of outbound_limit
 
     await run(tmp_path, body)
 

@@ -381,9 +381,7 @@ def _entry(epoch: str, entry_id: str, fields: dict[str, str]) -> Event:
 
 
 def _event(seq: int, epoch: str, ts: float, kind: EventType | str, body: str) -> Event:
-    return Event.model_construct(
-        seq=seq, epoch=epoch, timestamp=ts, event_type=EventType(kind), payload=json.loads(body)
-    )
+    return Event.from_stored(seq, epoch, ts, EventType(kind), body)
 
 
 def _not_found(session_id: str) -> SessionNotFound:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import queue
 import sqlite3
 import threading
@@ -261,6 +260,4 @@ def not_found(session_id: str) -> SessionNotFound:
 
 
 def make_event(seq: int, epoch: str, ts: float, kind: EventType | str, payload: str) -> Event:
-    return Event.model_construct(
-        seq=seq, epoch=epoch, timestamp=ts, event_type=EventType(kind), payload=json.loads(payload)
-    )
+    return Event.from_stored(seq, epoch, ts, EventType(kind), payload)

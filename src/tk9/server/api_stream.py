@@ -83,21 +83,24 @@ async def _poll_once(
     )
 
 
-def _event_bytes(event: Event) -> bytes:
-    return ServerSentEvent(data=event.to_json(), event="event", id=str(event.seq)).encode()
+def _event_text(event: Event) -> str:
+    """``ServerSentEvent(data=..., event="event", id=seq).encode()``, without its per-line
+    scan: an event's JSON text is one line (JSON escapes every line break in a string)."""
+    return f"id: {event.seq}\r\nevent: event\r\ndata: {event.to_json()}\r\n\r\n"
 
 
 class SsePort:
     """SSE messages (one per event, ``id`` = its seq) into a bounded buffer the body drains."""
 
     kind = "sse"
+    joins_frames = True
     __slots__ = ("queue",)
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(_SSE_BUFFER)
 
     def encode_events(self, events: list[Event]) -> Data:
-        return b"".join(_event_bytes(e) for e in events)
+        return "".join([_event_text(e) for e in events]).encode()
 
     def encode_control(self, frame: Output) -> Data | None:
         if isinstance(frame, Reset):

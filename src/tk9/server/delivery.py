@@ -42,6 +42,9 @@ class Port(Protocol):
     kind: str
     """Encoding family: ports of one kind share the encoded text of a broadcast batch."""
 
+    joins_frames: bool
+    """Consecutive event frames may go out as one write (SSE: messages are not frames)."""
+
     def encode_events(self, events: list[Event]) -> Data:
         """Consecutive events as one write (one frame, or one chunk of SSE messages)."""
         ...
@@ -109,6 +112,7 @@ class Viewer:
         "conn",
         "ctx",
         "delivered",
+        "page",
         "port",
         "send_lock",
         "wake",
@@ -125,6 +129,8 @@ class Viewer:
         self.busy_count = 0
         self.closing: Close | None = None
         self.send_lock = asyncio.Lock()
+        self.page: list[Event] | None = None
+        """The log page :meth:`replay` is feeding (cleared when a write suspends)."""
         self.delivered = ctx.metrics.delivered.labels(transport=transport)
 
     @property
@@ -136,6 +142,8 @@ class Viewer:
     async def send_outputs(self, outputs: list[Output]) -> int:
         """Write outputs in order; returns how many events went out. Raises :class:`Closed`."""
         events = 0
+        port = self.port
+        run: list[Event] = []  # consecutive events a port that joins frames writes at once
         async with self.send_lock:
             for out in outputs:
                 if isinstance(out, Close):
@@ -144,16 +152,24 @@ class Viewer:
                     if out.lag is not None:
                         self.ctx.metrics.delivery_lag.observe(out.lag)
                     continue
-                if isinstance(out, EventFrame):
-                    data: Data | None = self.port.encode_events([out.event])
-                    events += 1
-                elif isinstance(out, EventsFrame):
-                    data = self.port.encode_events(out.events)
-                    events += len(out.events)
+                batch = [out.event] if isinstance(out, EventFrame) else None
+                if isinstance(out, EventsFrame):
+                    batch = out.events
+                if batch is not None:
+                    events += len(batch)
+                    if port.joins_frames:
+                        run.extend(batch)
+                        continue
+                    data: Data | None = port.encode_events(batch)
                 else:
-                    data = self.port.encode_control(out)
+                    if run:
+                        await self._write(port.encode_events(run))
+                        run = []
+                    data = port.encode_control(out)
                 if data is not None:
                     await self._write(data)
+            if run:
+                await self._write(port.encode_events(run))
         if events:
             self.conn.sent(events, self.ctx.clock.monotonic())
             self.delivered.inc(events)
@@ -162,6 +178,8 @@ class Viewer:
     async def _write(self, data: Data) -> None:
         fut = start_send(self.port.send(data))
         if fut is not None:
+            if self.page is not None:
+                self.page.clear()  # stalled: keep only what is in flight (see ``replay``)
             await self.settle(fut)
 
     async def settle(self, fut: asyncio.Future[None]) -> None:
@@ -217,12 +235,9 @@ class Viewer:
                     continue
                 if conn.closed is not None:
                     raise Closed(conn.closed)
-                room = conn.read_request()
-                events = await ctx.log.read(sid, conn.cursor, min(room, batch)) if room else []
-                if events:
-                    outs = conn.feed(events, now)
-                    if outs:
-                        await self.send_outputs(outs)
+                if conn.read_request():
+                    page = await ctx.log.read(sid, conn.cursor, batch)
+                    if page and await self.replay(page):
                         continue
                 self.wake.clear()
                 joined = self.broadcasts.join(self)
@@ -247,6 +262,37 @@ class Viewer:
         finally:
             if self.busy is not None:
                 self.busy.cancel()
+
+    async def replay(self, page: list[Event]) -> bool:
+        """Feed one page read from the log, as much at a time as the protocol allows.
+
+        The page is read in one go (one query, one hand-off from the log's thread) but handed
+        to the connection in slices of at most :meth:`ServerConnection.read_request` events,
+        so the in-flight bound holds. When a write suspends (the socket is not writable), the
+        rest of the page is dropped at once: a stalled viewer holds no more than its in-flight
+        events, and the pump reads them again from the log once the socket drains.
+        Returns whether anything new was sent (``False``: the page held only duplicates).
+        """
+        conn, clock = self.conn, self.ctx.clock
+        step = max(1, self.ctx.protocol_config.max_batch_events)
+        self.page = page
+        sent = False
+        try:
+            start = 0
+            while start < len(page):
+                room = conn.read_request()
+                if room <= 0:
+                    break
+                if room > step:
+                    room -= room % step  # whole frames: no short frame in every slice
+                outs = conn.feed(page[start : start + room], clock.monotonic())
+                start += room
+                if outs:
+                    sent = True
+                    await self.send_outputs(outs)
+        finally:
+            self.page = None
+        return sent
 
     def push(self, first: int, last: int, data: Data, now: float) -> bool:
         """Broadcaster -> this viewer: write a shared batch if it is exactly what comes next.

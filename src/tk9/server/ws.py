@@ -44,6 +44,7 @@ class WsPort:
     """Frames as WebSocket text messages, written with the raw ASGI ``send``."""
 
     kind = TRANSPORT
+    joins_frames = False
     __slots__ = ("_frames", "_send")
 
     def __init__(self, send: Send, frames: FrameCache) -> None:
