@@ -98,7 +98,7 @@ def _register_subcommands() -> None:
     """Commands implemented next to what they drive (client, research, diagnose)."""
     from tk9.client.tail import tail_command
     from tk9.diagnose import diagnose_command
-    from tk9.research.cli import research_command
+    from tk9.research_cli import research_command
 
     app.command("research", help="Research a subject in-process, with a live view of the agents.")(
         research_command

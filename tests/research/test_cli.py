@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tk9.events import CoveragePayload, PhraseCoverage, RunStatus, SourceRelevance
 from tk9.projection import initial_state
-from tk9.research.cli import research_command
+from tk9.research_cli import research_command
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_exit_code_per_outcome(
     code: int,
 ) -> None:
     warnings = ["only part"] if status is RunStatus.COMPLETED_WITH_WARNINGS else []
-    monkeypatch.setattr("tk9.research.cli._research", _finished(status, warnings, None))
+    monkeypatch.setattr("tk9.research_cli._research", _finished(status, warnings, None))
     args = ["research", "photosynthesis", "--corpus", str(corpus), "--json"]
     result = CliRunner().invoke(cli, args, env=_env(tmp_path))
     assert result.exit_code == code, result.output
@@ -156,7 +156,7 @@ def test_warnings_and_coverage_are_printed(
 ) -> None:
     warnings = ["The sources do not cover “deep sea vents”", "No translator for vi: English"]
     fake = _finished(RunStatus.COMPLETED_WITH_WARNINGS, warnings, COVERAGE)
-    monkeypatch.setattr("tk9.research.cli._research", fake)
+    monkeypatch.setattr("tk9.research_cli._research", fake)
     args = ["research", "photosynthesis near deep sea vents", "--corpus", str(corpus)]
     result = CliRunner().invoke(cli, args, env={**_env(tmp_path), "COLUMNS": "160"})
     assert result.exit_code == 3, result.output
@@ -177,7 +177,7 @@ def test_warnings_and_coverage_are_printed(
 def test_a_plain_completed_run_says_so_without_warnings(
     cli: typer.Typer, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tk9.research.cli._research", _finished(RunStatus.COMPLETED, [], None))
+    monkeypatch.setattr("tk9.research_cli._research", _finished(RunStatus.COMPLETED, [], None))
     result = CliRunner().invoke(
         cli, ["research", "photosynthesis", "--corpus", str(corpus)], env=_env(tmp_path)
     )

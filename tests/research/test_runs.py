@@ -198,10 +198,10 @@ async def test_cancel_a_queued_run_and_unknown_ids(log: MemoryEventLog, settings
     first, second = await new_session(log), await new_session(log)
     manager.start(first, "photosynthesis", "en")
     manager.start(second, "chlorophyll", "en")
-    assert manager.cancel(second) is True
+    assert await manager.cancel(second) is True
     assert await manager.wait(second) == RunStatus.CANCELLED
     assert await manager.wait(first) == RunStatus.COMPLETED
-    assert manager.cancel(first) is False and manager.cancel("nope") is False
+    assert await manager.cancel(first) is False and await manager.cancel("nope") is False
     events = await all_events(log, second)
     assert_one_terminal_last(events, RunStatus.CANCELLED)
     assert {s for s, _ in final_agents(events).values()} == {"skipped"}

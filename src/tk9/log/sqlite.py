@@ -19,7 +19,12 @@ coroutine is still there (a cancelled ``append`` that committed is still mirrore
 live fan-out case — costs no query; older cursors query the reader connection. Reads never
 return entries past the mirrored ``last_seq``, so ``read`` agrees with ``info``.
 
-One process per file: the mirror assumes no other process writes to the database.
+Other processes. Appends are safe from several processes (``seq`` is read inside the
+transaction), and the mirror follows them: every ``WATCH_INTERVAL`` seconds the writer
+connection reads ``PRAGMA data_version``, which changes only when *another* connection
+committed; then the heads are reloaded (new streams appear, grown streams move their
+``last_seq`` and wake their waiters, deleted ones go). So a ``tk9 research`` run on the same
+data directory shows up in a running server's listing and streams live, within that interval.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ from tk9.log.base import (
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
 from tk9.log.sqlite_worker import Append, Synchronous, Worker, make_event, not_found
+
+WATCH_INTERVAL = 0.5
+"""Seconds between two checks for commits by other processes."""
 
 
 @dataclass(slots=True)
@@ -91,6 +99,7 @@ class SqliteEventLog(EventLog):
         self._writer: Worker | None = None
         self._reader: Worker | None = None
         self._db_reads = 0
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def path(self) -> Path:
@@ -132,8 +141,48 @@ class SqliteEventLog(EventLog):
             for sid, epoch, created, first, last, meta in rows
         }
         self._notifier.reopen()
+        self._watcher = asyncio.create_task(self._watch(), name="sqlite-watch")
+
+    async def _watch(self) -> None:
+        """Follow commits made by other processes (see the module docstring)."""
+        seen: int | None = None
+        while self._writer is not None:
+            writer = self._writer
+            try:
+                version = await writer.submit(_data_version)
+                if seen is not None and version != seen:
+                    await writer.submit(_load_heads, self._merge_heads)
+            except Unavailable:  # closed meanwhile
+                return
+            seen = version
+            await asyncio.sleep(WATCH_INTERVAL)
+
+    def _merge_heads(self, rows: list[tuple[str, str, float, int, int, str]]) -> None:
+        """Mirror heads read on the writer thread (so in order with this process's commits)."""
+        known = set()
+        for sid, epoch, created, first, last, meta in rows:
+            known.add(sid)
+            head = self._heads.get(sid)
+            if head is None or head.epoch != epoch:
+                tail: deque[Event] = deque(maxlen=self._tail_size)
+                self._heads[sid] = _Head(epoch, created, first, last, json.loads(meta), tail)
+                self._notifier.notify(sid)
+                continue
+            head.meta = json.loads(meta)
+            head.first_seq = first
+            if last > head.last_seq:
+                head.last_seq = last
+                head.tail.clear()  # the other process's entries are not cached here
+                self._notifier.notify(sid)
+        for sid in [sid for sid in self._heads if sid not in known]:
+            del self._heads[sid]
+            self._notifier.notify(sid)
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         self._notifier.close()
         writer, reader = self._writer, self._reader
         self._writer = self._reader = None
@@ -355,3 +404,7 @@ def _load_heads(conn: sqlite3.Connection) -> list[tuple[str, str, float, int, in
         " ORDER BY rowid"
     ).fetchall()
     return [(str(a), str(b), float(c), int(d), int(e), str(f)) for a, b, c, d, e, f in rows]
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])

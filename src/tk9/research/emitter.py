@@ -1,8 +1,9 @@
 """Typed event emission for one session, remembering each agent's last reported status.
 
 Every agent reports only through this object, which appends to the event log; nothing is
-inferred from output or guessed later. The remembered statuses let the Orchestrator close a
-failed or cancelled run correctly (running agents failed, the rest skipped).
+inferred from output or guessed later. What it appends is folded by the real projection
+(:func:`tk9.projection.apply`) into :attr:`Emitter.state`, so the Orchestrator closes a failed
+or cancelled run (:func:`tk9.sessions.close_unfinished`) from the same state a viewer sees.
 
 Two things are said on the agents' behalf so that a viewer can tell what happened when: while
 the run is running, every overall progress step is also the Orchestrator's own progress (its
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 import time
 
+from tk9.errors import GapError
 from tk9.events import (
-    AGENTS,
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
@@ -30,9 +31,10 @@ from tk9.events import (
     RunStatus,
 )
 from tk9.log.base import EventLog, append_payload
+from tk9.projection import FINAL_AGENT_STATUSES, apply, initial_state
 from tk9.research.publish import WrittenFile
-
-FINAL_AGENT_STATUSES = frozenset({AgentStatus.COMPLETED, AgentStatus.FAILED, AgentStatus.SKIPPED})
+from tk9.sessions import SessionService
+from tk9.state import SessionState
 
 
 def clip(text: str, limit: int = 4000) -> str:
@@ -46,15 +48,31 @@ class Emitter:
     def __init__(self, log: EventLog, session_id: str) -> None:
         self.log = log
         self.session_id = session_id
-        self.agents: dict[AgentName, AgentStatus] = {a: AgentStatus.PENDING for a in AGENTS}
+        self.state: SessionState = initial_state(session_id, "")
+        """The projection of the session so far (re-read from the log when another writer
+        appended in between)."""
         self.started: dict[AgentName, float] = {}
+        """``time.monotonic()`` when each agent started running (for the durations logged)."""
         self.said: dict[AgentName, str] = {}
         """Each agent's last message, so that only a new one is logged."""
-        """``time.monotonic()`` when each agent started running (for the durations logged)."""
         self.progress = 0
         self.files: list[WrittenFile] = []
         self.warnings: list[str] = []
         """What the report lacks; any makes the run end ``completed_with_warnings``."""
+
+    @property
+    def agents(self) -> dict[AgentName, AgentStatus]:
+        """Each agent's status, from :attr:`state`."""
+        return {name: card.status for name, card in self.state.agents.items()}
+
+    async def _append(self, payload: object) -> None:
+        event = await append_payload(self.log, self.session_id, payload)
+        try:
+            self.state = apply(self.state, event)
+        except GapError:  # another writer, or parallel appends resumed out of order
+            again = await SessionService(self.log, "").state(self.session_id)
+            if again.seq > self.state.seq:  # an apply may have landed while this one read
+                self.state = again
 
     async def status(
         self,
@@ -72,7 +90,7 @@ class Emitter:
             error=clip(error) if error is not None else None,
             warnings=warnings or [],
         )
-        await append_payload(self.log, self.session_id, payload)
+        await self._append(payload)
         orchestrator = AgentName.ORCHESTRATOR
         if status == RunStatus.RUNNING and self.agents[orchestrator] == AgentStatus.RUNNING:
             await self._update(orchestrator, AgentStatus.RUNNING, self.progress, stage)
@@ -96,11 +114,10 @@ class Emitter:
     async def _update(
         self, agent: AgentName, status: AgentStatus, progress: int, message: str
     ) -> None:
-        self.agents[agent] = status
         payload = AgentUpdatePayload(
             agent=agent, status=status, progress=max(0, min(100, progress)), message=clip(message)
         )
-        await append_payload(self.log, self.session_id, payload)
+        await self._append(payload)
 
     def _ending(self, agent: AgentName, status: AgentStatus, message: str) -> str:
         """``"Writer completed in 4.2 s: 5 sections…"``, ``"Translator skipped: …"``."""
@@ -113,7 +130,7 @@ class Emitter:
         self, message: str, agent: AgentName | None = None, level: LogLevel = LogLevel.INFO
     ) -> None:
         payload = LogPayload(level=level, message=clip(message), agent=agent)
-        await append_payload(self.log, self.session_id, payload)
+        await self._append(payload)
 
     async def warn(self, message: str, agent: AgentName | None = None) -> None:
         """Record a shortcoming of the report (logged now, listed on the final status)."""
@@ -121,11 +138,11 @@ class Emitter:
         await self.note(message, agent, LogLevel.WARNING)
 
     async def coverage(self, payload: CoveragePayload) -> None:
-        await append_payload(self.log, self.session_id, payload)
+        await self._append(payload)
 
     async def error(self, code: str, message: str, agent: AgentName | None = None) -> None:
         payload = ErrorPayload(code=code[:64], message=clip(message), agent=agent)
-        await append_payload(self.log, self.session_id, payload)
+        await self._append(payload)
 
     async def file(self, written: WrittenFile, language: str) -> None:
         """Announce a file that :func:`~tk9.research.publish.write_atomic` has renamed in."""
@@ -139,16 +156,4 @@ class Emitter:
             path=f"/api/sessions/{self.session_id}/files/{name}",
         )
         self.files.append(written)
-        await append_payload(self.log, self.session_id, payload)
-
-    async def close_agents(self, running: AgentStatus, message: str, skipped: str) -> None:
-        """Give every agent without a final status one: ``running`` ones get ``running``'s
-        status (failed, or skipped on cancel), pending ones are skipped."""
-        for agent in AGENTS:
-            if agent == AgentName.ORCHESTRATOR:
-                continue
-            current = self.agents[agent]
-            if current == AgentStatus.RUNNING:
-                await self.agent(agent, running, 0, message)
-            elif current == AgentStatus.PENDING:
-                await self.agent(agent, AgentStatus.SKIPPED, 0, skipped)
+        await self._append(payload)

@@ -9,7 +9,11 @@
   are marked ``skipped`` ("cancelled"); the task's ``CancelledError`` is re-raised after the
   events are written;
 * ``interrupted`` when :class:`RunManager` stops the run for a server shutdown, or on the next
-  start for runs a crash left non-terminal (:meth:`RunManager.mark_interrupted`).
+  start for runs a crash left non-terminal (:meth:`RunManager.mark_interrupted`; runs that were
+  only queued are queued again instead).
+
+Every unfinished run is closed by :func:`tk9.sessions.close_unfinished` from the projected
+state, whoever closes it.
 
 An unexpected exception (a bug) is also closed as ``failed`` ("internal error") so no viewer
 waits forever, and then propagates.
@@ -25,24 +29,19 @@ import httpx
 
 from tk9.clock import Clock, SystemClock
 from tk9.errors import Conflict, Tk9Error
-from tk9.events import (
-    TERMINAL_RUN_STATUSES,
-    AgentName,
-    AgentStatus,
-    AgentUpdatePayload,
-    EventType,
-    ResearchStatusPayload,
-    RunStatus,
-)
-from tk9.log.base import EventLog, append_payload
-from tk9.research.emitter import Emitter, clip
+from tk9.events import AgentName, AgentStatus, RunStatus
+from tk9.log.base import EventLog
+from tk9.research.emitter import Emitter
 from tk9.research.engine import Engine
 from tk9.research.extractive import ExtractiveEngine
 from tk9.research.pipeline import Pipeline
 from tk9.research.retrieval import open_retriever
 from tk9.research.text import counted
 from tk9.research.translate import Translator
+from tk9.sessions import Closing, SessionService, close_unfinished, owned_by
 from tk9.settings import Settings
+
+__all__ = ["RunManager", "build_engine", "owned_by", "run_research"]
 
 
 def build_engine(
@@ -83,11 +82,13 @@ async def run_research(
     cancel: asyncio.Event | None = None,
     *,
     stop_status: list[RunStatus] | None = None,
+    stop_reason: str = "interrupted by a server shutdown",
 ) -> RunStatus:
     """Run the seven agents for a session whose stream already exists; see the module doc.
 
-    ``stop_status`` (internal, used by :class:`RunManager`) holds the status a task
-    cancellation ends with — ``cancelled`` unless the manager is shutting down.
+    ``stop_status`` (internal, used by :class:`RunManager` and the queue worker) holds the
+    status a task cancellation ends with — ``cancelled`` unless the manager is shutting down;
+    ``stop_reason`` says why an ``interrupted`` run stopped.
     """
     emit = Emitter(log, session_id)
     await emit.status(RunStatus.RUNNING, 0, "Starting")
@@ -103,7 +104,7 @@ async def run_research(
         with contextlib.suppress(BaseException):
             await work
         status = stop_status[0] if stop_status else RunStatus.CANCELLED
-        await _close_stopped(emit, status)
+        await close_stopped(emit, status, stop_reason)
         raise
     finally:
         if waiter is not None:
@@ -113,11 +114,11 @@ async def run_research(
         with contextlib.suppress(BaseException):
             await work
         status = stop_status[0] if stop_status else RunStatus.CANCELLED
-        await _close_stopped(emit, status)
+        await close_stopped(emit, status, stop_reason)
         return status
     exc = work.exception() if not work.cancelled() else None
     if work.cancelled():
-        await _close_stopped(emit, RunStatus.CANCELLED)
+        await close_stopped(emit, RunStatus.CANCELLED)
         return RunStatus.CANCELLED
     if exc is None:
         if emit.warnings:
@@ -152,9 +153,7 @@ async def run_research(
     )
     where = f"{failed_agent.value} failed: " if failed_agent else ""
     await emit.error("research_failed", where + message, failed_agent)
-    await emit.close_agents(AgentStatus.FAILED, message, f"Skipped: {where.rstrip(': ')}")
-    await emit.agent(AgentName.ORCHESTRATOR, AgentStatus.FAILED, emit.progress, where + message)
-    await emit.status(RunStatus.FAILED, emit.progress, "Failed", error=where + message)
+    await close_unfinished(emit, emit.agents, emit.progress, Closing.failed(where, message))
     if not research_failure:
         raise exc
     return RunStatus.FAILED
@@ -187,13 +186,12 @@ async def _work(
         retriever.close()
 
 
-async def _close_stopped(emit: Emitter, status: RunStatus) -> None:
-    reason = "cancelled" if status == RunStatus.CANCELLED else "interrupted by a server shutdown"
-    await emit.close_agents(AgentStatus.SKIPPED, clip(reason.capitalize()), reason.capitalize())
-    await emit.agent(
-        AgentName.ORCHESTRATOR, AgentStatus.SKIPPED, emit.progress, reason.capitalize()
-    )
-    await emit.status(status, emit.progress, reason.capitalize())
+async def close_stopped(
+    emit: Emitter, status: RunStatus, reason: str = "interrupted by a server shutdown"
+) -> None:
+    """Close a run stopped on purpose: ``cancelled``, or ``interrupted`` for ``reason``."""
+    words = "cancelled" if status == RunStatus.CANCELLED else reason
+    await close_unfinished(emit, emit.agents, emit.progress, Closing.stopped(status, words))
 
 
 class _Run:
@@ -203,11 +201,6 @@ class _Run:
         self.started = False
         """Set once the run holds a slot (before that it is queued as ``pending``)."""
         self.task: asyncio.Task[RunStatus] | None = None
-
-
-def owned_by(meta: dict[str, object], node_id: str) -> bool:
-    """Whether a session's stream metadata says ``node_id`` runs it (no owner: any node)."""
-    return meta.get("owner", node_id) == node_id
 
 
 class RunManager:
@@ -221,6 +214,7 @@ class RunManager:
         self._log = log
         self._settings = settings
         self._clock = clock or SystemClock()
+        self.sessions = SessionService(log, settings.node_id, self._clock)
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self._runs: dict[str, _Run] = {}
 
@@ -258,10 +252,10 @@ class RunManager:
         try:
             got_slot = await self._acquire(run)
         except asyncio.CancelledError:
-            await _close_stopped(emit, run.stop[0])
+            await close_stopped(emit, run.stop[0])
             raise
         if not got_slot:  # cancelled or shut down while queued
-            await _close_stopped(emit, run.stop[0])
+            await close_stopped(emit, run.stop[0])
             return run.stop[0]
         try:
             run.started = True
@@ -295,7 +289,7 @@ class RunManager:
                 got = False
         return got
 
-    def cancel(self, session_id: str) -> bool:
+    async def cancel(self, session_id: str) -> bool:
         """Ask a live or queued run to stop (it ends ``cancelled``); False when there is none."""
         run = self._runs.get(session_id)
         if run is None or run.task is None or run.task.done():
@@ -327,72 +321,15 @@ class RunManager:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def mark_interrupted(self) -> list[str]:
-        """On server start: close runs a crash left non-terminal; returns their session ids.
+        """On server start: recover the runs a crash left non-terminal; returns the ids of
+        those closed ``interrupted``.
 
-        A session whose last ``research_status`` is not terminal (or that has none) gets:
-        running agents ``failed`` ("interrupted"), pending agents ``skipped``, the
-        Orchestrator ``failed``, then ``research_status: interrupted`` at its last progress.
-        Only sessions owned by this node (``settings.node_id``; sessions without an owner count
-        as this node's) are touched, so a node starting beside others on a shared Redis log does
-        not close their live runs.
+        Only this node's sessions are touched (:meth:`tk9.sessions.SessionService.recover`):
+        a run that had started is closed — running agents ``failed`` ("interrupted"), pending
+        ones ``skipped``, the Orchestrator ``failed``, then ``research_status: interrupted`` at
+        its last progress; a run that was only queued is queued again here.
         """
-        marked: list[str] = []
-        live = set(self.active())
-        terminal = {s.value for s in TERMINAL_RUN_STATUSES}
-        for info in await self._log.list_streams():
-            if info.session_id in live or not owned_by(info.meta, self._settings.node_id):
-                continue
-            if info.meta.get("status") in terminal:
-                continue  # listing metadata is written only after the log: terminal is final
-            status, progress, agents = await _fold(self._log, info.session_id)
-            if status in TERMINAL_RUN_STATUSES:
-                continue
-            sid = info.session_id
-            reason = "Interrupted: the server stopped during this step"
-            for agent, state in agents.items():
-                if agent == AgentName.ORCHESTRATOR:
-                    continue
-                if state == AgentStatus.RUNNING:
-                    new = AgentUpdatePayload(agent=agent, status=AgentStatus.FAILED, message=reason)
-                    await append_payload(self._log, sid, new)
-                elif state == AgentStatus.PENDING:
-                    new = AgentUpdatePayload(
-                        agent=agent, status=AgentStatus.SKIPPED, message="Interrupted"
-                    )
-                    await append_payload(self._log, sid, new)
-            error = "the server stopped while this run was in progress"
-            orchestrator = AgentUpdatePayload(
-                agent=AgentName.ORCHESTRATOR,
-                status=AgentStatus.FAILED,
-                progress=progress,
-                message=f"Interrupted: {error}",
-            )
-            await append_payload(self._log, sid, orchestrator)
-            final = ResearchStatusPayload(
-                status=RunStatus.INTERRUPTED, progress=progress, stage="Interrupted", error=error
-            )
-            await append_payload(self._log, sid, final)
-            marked.append(sid)
-        return marked
-
-
-async def _fold(
-    log: EventLog, session_id: str
-) -> tuple[RunStatus | None, int, dict[AgentName, AgentStatus]]:
-    """The last run status, progress and each agent's status (a minimal projection)."""
-    status: RunStatus | None = None
-    progress = 0
-    agents = {a: AgentStatus.PENDING for a in AgentName}
-    after = 0
-    while True:
-        batch = await log.read(session_id, after, 1000)
-        if not batch:
-            break
-        for event in batch:
-            if event.event_type == EventType.RESEARCH_STATUS:
-                status = RunStatus(event.payload["status"])
-                progress = int(event.payload.get("progress", progress))
-            elif event.event_type == EventType.AGENT_UPDATE:
-                agents[AgentName(event.payload["agent"])] = AgentStatus(event.payload["status"])
-        after = batch[-1].seq
-    return status, progress, agents
+        recovery = await self.sessions.recover(set(self.active()))
+        for session_id, subject, language in recovery.requeue:
+            self.start(session_id, subject, language)
+        return recovery.interrupted

@@ -28,7 +28,10 @@ from tk9.server.auth import can_see, current_user, owner_meta
 from tk9.server.context import AppContext, Ctx
 from tk9.server.paths import parse_session_id
 from tk9.server.retention import remove_session
+from tk9.sessions import SessionService, SessionSummary, summary
 from tk9.state import SessionState
+
+__all__ = ["SessionSummary", "router"]
 
 router = APIRouter()
 
@@ -50,17 +53,6 @@ class SessionCreated(BaseModel):
     epoch: str
     warnings: list[str] = Field(default_factory=list)
     """Known before the run starts: e.g. no translator for the language, so English only."""
-
-
-class SessionSummary(BaseModel):
-    session_id: str
-    subject: str
-    language: str
-    status: RunStatus
-    progress: int
-    created_at: float
-    warning_count: int = 0
-    """How many warnings the final status lists (non-zero on ``completed_with_warnings``)."""
 
 
 class SessionList(BaseModel):
@@ -92,17 +84,9 @@ async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> Ses
     if ctx.limits is not None:
         ctx.limits.admit(user, ctx.runs.active())  # 429 + Retry-After; nothing created
     session_id = str(uuid.uuid4())
-    created_at = ctx.clock.wall()
-    meta: dict[str, Any] = {
-        "subject": subject,
-        "language": language,
-        "created_at": created_at,
-        "status": RunStatus.PENDING.value,
-        "progress": 0,
-        "owner": ctx.settings.node_id,
-        **owner_meta(user, ctx.settings.auth),
-    }
-    info = await ctx.log.create(session_id, meta)
+    sessions = SessionService(ctx.log, ctx.settings.node_id, ctx.clock)
+    info = await sessions.create(session_id, subject, language, owner_meta(user, ctx.settings.auth))
+    created_at = float(info.meta["created_at"])
     ctx.runs.start(session_id, subject, language)
     if ctx.limits is not None:
         ctx.limits.started(user, session_id)
@@ -137,24 +121,7 @@ async def list_sessions(
         else:  # deleted meanwhile: continue with what is older
             start = next((n for n, i in enumerate(visible) if i.created_at < created), len(ids))
     page = visible[start : start + limit]
-    out = []
-    for info in page:
-        meta = info.meta
-        try:
-            status = RunStatus(meta.get("status", "pending"))
-        except ValueError:
-            status = RunStatus.PENDING
-        out.append(
-            SessionSummary(
-                session_id=info.session_id,
-                subject=str(meta.get("subject", "")),
-                language=str(meta.get("language", "en")),
-                status=status,
-                progress=int(meta.get("progress", 0) or 0),
-                created_at=float(meta.get("created_at", info.created_at)),
-                warning_count=int(meta.get("warning_count", 0) or 0),
-            )
-        )
+    out = [summary(info) for info in page]
     more = start + limit < len(visible)
     last = page[-1] if page else None
     next_cursor = encode_cursor(last.created_at, last.session_id) if more and last else None
@@ -172,7 +139,7 @@ async def get_snapshot(session_id: str, ctx: Ctx) -> Response:
 async def cancel_session(session_id: str, ctx: Ctx) -> dict[str, bool]:
     sid = parse_session_id(session_id)
     await ctx.log.info(sid)  # 404 for unknown sessions
-    return {"cancelled": ctx.runs.cancel(sid)}
+    return {"cancelled": await ctx.runs.cancel(sid)}
 
 
 @router.delete("/api/sessions/{session_id}", status_code=204)

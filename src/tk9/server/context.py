@@ -27,7 +27,9 @@ class Runs(Protocol):
 
     def start(self, session_id: str, subject: str, language: str) -> object: ...
 
-    def cancel(self, session_id: str) -> bool: ...
+    async def cancel(self, session_id: str) -> bool:
+        """Ask a queued or live run to stop (from any node in queue mode)."""
+        ...
 
     def active(self) -> list[str]:
         """Ids of the sessions with a run in progress (or waiting for a slot)."""

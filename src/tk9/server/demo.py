@@ -14,7 +14,6 @@ from pathlib import Path
 
 from tk9.events import (
     AGENTS,
-    TERMINAL_RUN_STATUSES,
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
@@ -25,7 +24,7 @@ from tk9.events import (
     RunStatus,
 )
 from tk9.log.base import EventLog, append_payload
-from tk9.research.runner import owned_by
+from tk9.sessions import Closing, SessionService
 from tk9.settings import Settings
 
 
@@ -36,13 +35,14 @@ class DemoRuns:
         self._log = log
         self._settings = settings
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.sessions = SessionService(log, settings.node_id)
 
     def start(self, session_id: str, subject: str, language: str) -> None:
         task = asyncio.create_task(self._run(session_id, subject, language))
         self._tasks[session_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(session_id, None))
 
-    def cancel(self, session_id: str) -> bool:
+    async def cancel(self, session_id: str) -> bool:
         task = self._tasks.get(session_id)
         if task is None:
             return False
@@ -53,21 +53,11 @@ class DemoRuns:
         return list(self._tasks)
 
     async def mark_interrupted(self) -> list[str]:
-        marked: list[str] = []
-        for info in await self._log.list_streams():
-            if info.meta.get("status") in {s.value for s in TERMINAL_RUN_STATUSES}:
-                continue
-            if not owned_by(info.meta, self._settings.node_id):
-                continue
-            await append_payload(
-                self._log,
-                info.session_id,
-                ResearchStatusPayload(
-                    status=RunStatus.INTERRUPTED, progress=0, stage="interrupted by a restart"
-                ),
-            )
-            marked.append(info.session_id)
-        return marked
+        """Close this node's runs a restart left unfinished; queued-only ones run again."""
+        recovery = await self.sessions.recover(set(self._tasks))
+        for session_id, subject, language in recovery.requeue:
+            self.start(session_id, subject, language)
+        return recovery.interrupted
 
     async def shutdown(self) -> None:
         for task in list(self._tasks.values()):
@@ -80,83 +70,83 @@ class DemoRuns:
             await asyncio.sleep(self._settings.demo_interval)
 
     async def _run(self, session_id: str, subject: str, language: str) -> None:
-        emit = self._emit
         try:
-            await emit(
-                session_id,
-                ResearchStatusPayload(status=RunStatus.RUNNING, progress=0, stage="demo"),
-            )
-            steps = [a for a in AGENTS if a is not AgentName.ORCHESTRATOR]
-            await emit(
-                session_id,
-                AgentUpdatePayload(
-                    agent=AgentName.ORCHESTRATOR, status=AgentStatus.RUNNING, message="demo run"
-                ),
-            )
-            for i in range(self._settings.demo_events):
-                await emit(session_id, LogPayload(message=f"demo event {i + 1}"))
-            for index, agent in enumerate(steps, start=1):
-                if agent is AgentName.TRANSLATOR and language == "en":
-                    await emit(
-                        session_id,
-                        AgentUpdatePayload(
-                            agent=agent, status=AgentStatus.SKIPPED, message="source language"
-                        ),
-                    )
-                    continue
-                await emit(
-                    session_id,
-                    AgentUpdatePayload(
-                        agent=agent,
-                        status=AgentStatus.RUNNING,
-                        progress=10,
-                        message=f"{agent.value} working on {subject[:60]}",
-                    ),
-                )
-                await emit(
-                    session_id,
-                    AgentUpdatePayload(
-                        agent=agent, status=AgentStatus.RUNNING, progress=60, message="half way"
-                    ),
-                )
-                if agent in (AgentName.PUBLISHER, AgentName.TRANSLATOR):
-                    lang = "en" if agent is AgentName.PUBLISHER else language
-                    await emit(session_id, await self._write_file(session_id, lang, subject))
-                await emit(
-                    session_id,
-                    AgentUpdatePayload(
-                        agent=agent, status=AgentStatus.COMPLETED, progress=100, message="done"
-                    ),
-                )
-                await emit(
-                    session_id,
-                    ResearchStatusPayload(
-                        status=RunStatus.RUNNING,
-                        progress=min(99, index * 100 // len(steps)),
-                        stage=agent.value,
-                    ),
-                )
-            await emit(
-                session_id,
-                AgentUpdatePayload(
-                    agent=AgentName.ORCHESTRATOR,
-                    status=AgentStatus.COMPLETED,
-                    progress=100,
-                    message="demo finished",
-                ),
-            )
-            await append_payload(
-                self._log,
-                session_id,
-                ResearchStatusPayload(status=RunStatus.COMPLETED, progress=100, stage="done"),
-            )
+            await self.play(session_id, subject, language)
         except asyncio.CancelledError:
-            await append_payload(
-                self._log,
-                session_id,
-                ResearchStatusPayload(status=RunStatus.CANCELLED, progress=0, stage="cancelled"),
-            )
+            await self.sessions.close(session_id, Closing.stopped(RunStatus.CANCELLED, "cancelled"))
             raise
+
+    async def play(self, session_id: str, subject: str, language: str) -> None:
+        """The scripted run itself, from ``running`` to ``completed``."""
+        emit = self._emit
+        await emit(
+            session_id,
+            ResearchStatusPayload(status=RunStatus.RUNNING, progress=0, stage="demo"),
+        )
+        steps = [a for a in AGENTS if a is not AgentName.ORCHESTRATOR]
+        await emit(
+            session_id,
+            AgentUpdatePayload(
+                agent=AgentName.ORCHESTRATOR, status=AgentStatus.RUNNING, message="demo run"
+            ),
+        )
+        for i in range(self._settings.demo_events):
+            await emit(session_id, LogPayload(message=f"demo event {i + 1}"))
+        for index, agent in enumerate(steps, start=1):
+            if agent is AgentName.TRANSLATOR and language == "en":
+                await emit(
+                    session_id,
+                    AgentUpdatePayload(
+                        agent=agent, status=AgentStatus.SKIPPED, message="source language"
+                    ),
+                )
+                continue
+            await emit(
+                session_id,
+                AgentUpdatePayload(
+                    agent=agent,
+                    status=AgentStatus.RUNNING,
+                    progress=10,
+                    message=f"{agent.value} working on {subject[:60]}",
+                ),
+            )
+            await emit(
+                session_id,
+                AgentUpdatePayload(
+                    agent=agent, status=AgentStatus.RUNNING, progress=60, message="half way"
+                ),
+            )
+            if agent in (AgentName.PUBLISHER, AgentName.TRANSLATOR):
+                lang = "en" if agent is AgentName.PUBLISHER else language
+                await emit(session_id, await self._write_file(session_id, lang, subject))
+            await emit(
+                session_id,
+                AgentUpdatePayload(
+                    agent=agent, status=AgentStatus.COMPLETED, progress=100, message="done"
+                ),
+            )
+            await emit(
+                session_id,
+                ResearchStatusPayload(
+                    status=RunStatus.RUNNING,
+                    progress=min(99, index * 100 // len(steps)),
+                    stage=agent.value,
+                ),
+            )
+        await emit(
+            session_id,
+            AgentUpdatePayload(
+                agent=AgentName.ORCHESTRATOR,
+                status=AgentStatus.COMPLETED,
+                progress=100,
+                message="demo finished",
+            ),
+        )
+        await append_payload(
+            self._log,
+            session_id,
+            ResearchStatusPayload(status=RunStatus.COMPLETED, progress=100, stage="done"),
+        )
 
     async def _write_file(
         self, session_id: str, language: str, subject: str
@@ -177,3 +167,32 @@ class DemoRuns:
             sha256=hashlib.sha256(data).hexdigest(),
             path=f"/api/sessions/{session_id}/files/{name}",
         )
+
+
+async def run_demo(
+    log: EventLog,
+    settings: Settings,
+    session_id: str,
+    subject: str,
+    language: str,
+    cancel: asyncio.Event,
+    stop: list[RunStatus],
+    reason: str,
+) -> RunStatus:
+    """The scripted run for a queue worker: like :func:`tk9.research.runner.run_research`, it
+    ends ``stop[0]`` (cancelled, or interrupted for ``reason``) when ``cancel`` is set."""
+    demo = DemoRuns(log, settings)
+    script = asyncio.create_task(demo.play(session_id, subject, language))
+    waiter = asyncio.create_task(cancel.wait())
+    try:
+        await asyncio.wait({script, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if script.done():
+        script.result()
+        return RunStatus.COMPLETED
+    script.cancel()
+    await asyncio.gather(script, return_exceptions=True)
+    why = "cancelled" if stop[0] == RunStatus.CANCELLED else reason
+    await demo.sessions.close(session_id, Closing.stopped(stop[0], why))
+    return stop[0]

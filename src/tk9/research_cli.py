@@ -1,7 +1,9 @@
 """``tk9 research "subject" --language es``: run the pipeline in-process with a live display.
 
-The run is recorded in the same event log as the server's (SQLite under the data directory by
-default), so it also shows up in the dashboard's history. The display is a fold of the log
+A thin driver (it lives outside the research package): the session is created and its outcome
+recorded through :class:`tk9.sessions.SessionService`, like the API's, in the same event log as
+the server's (SQLite under the data directory by default) — a server running on the same data
+directory lists the session and streams it live while it runs. The display is a fold of the log
 (:func:`tk9.projection.fold`) — the same projection every viewer uses — drawn with rich.
 
 Exit codes (:data:`EXIT_CODES`): 0 completed, 1 failed/cancelled/interrupted, 2 bad input or
@@ -36,6 +38,7 @@ from tk9.research.retrieval import check_corpus
 from tk9.research.runner import run_research
 from tk9.research.translate import route_here
 from tk9.research.validate import validate_request
+from tk9.sessions import SessionService
 from tk9.settings import Settings
 from tk9.state import SessionState
 
@@ -129,8 +132,9 @@ async def _research(
     await log.open()
     try:
         session_id = str(uuid.uuid4())
-        meta = {"subject": subject, "language": language, "status": "pending", "progress": 0}
-        info = await log.create(session_id, meta)
+        # owned by "cli": a server starting meanwhile must not close this live run as its own
+        sessions = SessionService(log, "cli")
+        info = await sessions.create(session_id, subject, language)
         state = initial_state(session_id, info.epoch, subject=subject, language=language)
         run = asyncio.create_task(
             run_research(
@@ -148,8 +152,7 @@ async def _research(
             if not run.done():  # Ctrl-C: the run records "cancelled" before we close the log
                 run.cancel()
                 await asyncio.gather(run, return_exceptions=True)
-            meta = {"status": state.status, "progress": state.progress}
-            await log.update_meta(session_id, {**meta, "warning_count": len(state.warnings)})
+            await sessions.record(state)
         return state
     finally:
         await log.close()
