@@ -94,6 +94,28 @@ def serve(
     uvicorn.Server(config).run()
 
 
+@app.command()
+def worker(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where all state lives [env TK9_DATA_DIR, default ./data]")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="The queue's Redis [env TK9_REDIS_URL]")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="Runs this worker takes at once [env TK9_WORKER_JOBS]")
+    ] = None,
+) -> None:
+    """Execute queued research runs (TK9_RUN_MODE=queue; docs/deploy.md)."""
+    from tk9.jobs.worker import run_worker
+    from tk9.server.logging import configure_logging
+
+    settings = build_settings(data_dir=data_dir, redis_url=redis_url, worker_jobs=jobs)
+    configure_logging(settings.log_level, settings.log_json)
+    settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+    run_worker(settings)
+
+
 def _register_subcommands() -> None:
     """Commands implemented next to what they drive (client, research, diagnose)."""
     from tk9.client.tail import tail_command

@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     engine: Literal["extractive", "llm"] = "extractive"
     max_sections: int = Field(default=5, ge=1, le=20)
     max_concurrent_runs: int = Field(default=2, ge=1)
+    """Runs executing at once: per process when ``run_mode=inline``, across every worker
+    together when ``run_mode=queue``."""
+    run_mode: Literal["inline", "queue"] = "inline"
+    """``inline``: runs execute in the web process that created them. ``queue``: they go on a
+    durable Redis job queue (arq) that ``tk9 worker`` processes consume (docs/deploy.md)."""
+    lease_ttl: float = Field(default=15.0, ge=1)
+    """Seconds a worker's lease on a run lasts unless renewed (every third of it); a run whose
+    lease lapses is ended ``interrupted`` by any node within ``lease_ttl + reaper_interval``."""
+    reaper_interval: float = Field(default=5.0, gt=0)
+    """Seconds between two scans for lapsed leases (every web node and worker scans)."""
+    worker_jobs: int = Field(default=2, ge=1)
+    """Runs one ``tk9 worker`` process takes at once (the global limit still applies)."""
     corpus_dir: Path | None = None
     use_wiki_corpus: bool = True
     embed_budget: float = Field(default=90.0, ge=0)

@@ -274,7 +274,7 @@ class RedisEventLog(EventLog):
             return False
         try:
             async with _errors():
-                last, deleted = await self._client().hmget(info_k, ["last_seq", "deleted"])
+                last, deleted = await self._client().hmget(info_k, ["last_seq", "deleted"])  # type: ignore[misc]
         except Unavailable:
             if self._notifier.closed:  # closed while we asked: like any waiter woken by close
                 return False

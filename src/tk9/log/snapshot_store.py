@@ -226,7 +226,7 @@ class RedisSnapshotStore(SnapshotStore):
     async def load(self, session_id: str) -> SessionState | None:
         key, client = self._key(session_id), self._client()
         async with redis_errors():
-            text = await client.hget(key, "state")
+            text = await client.hget(key, "state")  # type: ignore[misc]
         return None if text is None else SessionState.model_validate_json(text)
 
     async def save(self, state: SessionState) -> None:

@@ -35,6 +35,10 @@ from tk9.settings import Settings
 
 
 def _make_runs(log: EventLog, settings: Settings, clock: Clock) -> Runs:
+    if settings.run_mode == "queue":  # workers execute (the demo script too, if asked)
+        from tk9.jobs.queue import QueueRuns
+
+        return QueueRuns(log, settings, clock)
     if settings.demo_producer:
         return DemoRuns(log, settings)
     from tk9.research.runner import RunManager

@@ -1,0 +1,123 @@
+"""Run leases in Redis: who executes a run, until when, and the global concurrency limit.
+
+A worker executing a run holds its lease and renews it every third of ``lease_ttl``. Expiry
+times are wall-clock seconds from the caller's injected :class:`~tk9.clock.Clock` (so unit
+tests move time by hand; nodes need NTP-synchronised clocks, as any lease scheme does), kept
+in one sorted set — member = session id, score = expiry — beside a hash of holders. Every
+operation is one Lua script, so a check and its change are atomic across nodes:
+
+* :meth:`Leases.acquire` takes a free or lapsed lease, and only while fewer than ``limit``
+  leases are live (the global ``max_concurrent_runs``: a slot is a live lease);
+* :meth:`Leases.renew` extends a lease only for its holder and only if it has not lapsed —
+  a lapsed lease may already be closing on another node, so its old holder must stop;
+* :meth:`Leases.lapsed` lists leases past their expiry, which :mod:`tk9.jobs.reaper` closes.
+
+Redis's own key expiry is not used: a vanished key could not be told from a run that never
+had a lease, while a lapsed score stays visible until someone deals with it.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+PREFIX = "tk9:runs:"
+LEASES = PREFIX + "leases"
+HOLDERS = PREFIX + "holders"
+
+
+class Got(IntEnum):
+    """What :meth:`Leases.acquire` did."""
+
+    FULL = -1
+    """No slot: ``limit`` leases are live."""
+    HELD = 0
+    """Someone else holds a live lease on this run."""
+    FRESH = 1
+    """Taken; the run had no lease (or this holder already had it)."""
+    TOOK_OVER = 2
+    """Taken from a holder whose lease had lapsed: that attempt died."""
+
+
+_ACQUIRE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local now, ttl, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local lapsed = 0
+if score then
+  if tonumber(score) >= now then
+    if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+      redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+      return 1
+    end
+    return 0
+  end
+  lapsed = 1
+end
+if limit > 0 and redis.call('ZCOUNT', KEYS[1], now, '+inf') >= limit then
+  return -1
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1 + lapsed
+"""
+
+_RENEW = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) < tonumber(ARGV[3]) then return 0 end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+return 1
+"""
+
+_RELEASE = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+class Leases:
+    """The lease table on one Redis (see the module docstring)."""
+
+    def __init__(self, client: Redis, ttl: float) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    async def acquire(self, session_id: str, holder: str, now: float, limit: int = 0) -> Got:
+        """Take the run's lease until ``now + ttl``; ``limit`` 0 = no slot check."""
+        args = [session_id, holder, repr(now), repr(self.ttl), str(limit)]
+        return Got(int(await self._acquire(keys=[LEASES, HOLDERS], args=args)))
+
+    async def renew(self, session_id: str, holder: str, now: float) -> bool:
+        """Extend a live lease of ``holder``; False when it lapsed or was taken over."""
+        args = [session_id, holder, repr(now), repr(self.ttl)]
+        return bool(await self._renew(keys=[LEASES, HOLDERS], args=args))
+
+    async def release(self, session_id: str, holder: str) -> bool:
+        """Drop the lease if ``holder`` still has it."""
+        return bool(await self._release(keys=[LEASES, HOLDERS], args=[session_id, holder]))
+
+    async def lapsed(self, now: float) -> list[str]:
+        """Runs whose lease expired before ``now``."""
+        found = await cast(Any, self.client.zrangebyscore(LEASES, "-inf", f"({now!r}"))
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+
+    async def live(self, now: float) -> list[str]:
+        """Runs holding a live lease (executing, or being closed)."""
+        found = await cast(Any, self.client.zrangebyscore(LEASES, repr(now), "+inf"))
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+
+    async def holder(self, session_id: str) -> str | None:
+        value = await cast(Any, self.client.hget(HOLDERS, session_id))
+        return value.decode() if isinstance(value, bytes) else value
+
+
+def cancel_key(session_id: str) -> str:
+    """Set (with a day's expiry) when a cancel was asked for the run."""
+    return f"{PREFIX}cancel:{session_id}"
