@@ -83,11 +83,12 @@ async def test_a_session_written_by_another_process_is_listed_and_streams(
     try:
         await SessionService(cli, "cli").create("from-cli", "tides", "en")
 
-        async def listed() -> None:
-            while "from-cli" not in {i.session_id for i in await server.list_streams()}:
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(listed(), timeout=10)
+        for _ in range(200):  # the watcher looks every 0.5 s: a bounded wait of 10 s
+            if "from-cli" in {i.session_id for i in await server.list_streams()}:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the other process's session was not listed within 10 s")
         waiting = asyncio.create_task(server.wait("from-cli", 0, timeout=10))
         await LogWriter(cli, "from-cli").status(RunStatus.RUNNING, 10, "Browser")
         assert await waiting is True
