@@ -105,3 +105,24 @@ async def test_a_job_delivered_again_after_its_worker_died_is_closed_not_rerun(
     state = await worker.sessions.state("s")
     assert state.status == RunStatus.INTERRUPTED and state.progress == 30
     await log.close()
+
+
+async def test_a_restarted_web_node_queues_what_it_created_but_never_queued(
+    log: RedisEventLog, redis: Redis, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from arq.jobs import Job, JobStatus
+
+    from tk9.jobs import QUEUE_NAME
+
+    sessions = SessionService(log, "web-1")
+    await sessions.create("lost", "tides", "en")  # the node died before enqueueing it
+    await SessionService(log, "web-2").create("not-mine", "tides", "en")
+    web = QueueRuns(log, settings_for(redis_server, tmp_path, "web-1"))
+    assert await web.mark_interrupted() == []  # nothing of a worker's is closed here
+    assert await Job("lost", web._pool, _queue_name=QUEUE_NAME).status() == JobStatus.queued
+    assert await Job("not-mine", web._pool, _queue_name=QUEUE_NAME).status() == JobStatus.not_found
+    assert await web.enqueue("lost", "tides", "en") is False  # queued once, never twice
+    await web.shutdown()
+    worker = RunWorker(log, settings_for(redis_server, tmp_path, "worker-1"), redis)
+    assert await worker.run("lost", "tides", "en") == "completed"
+    await log.close()

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from redis.asyncio import Redis
@@ -78,9 +79,21 @@ class QueueRuns:
 
     def start(self, session_id: str, subject: str, language: str) -> None:
         self._active.add(session_id)
-        task = asyncio.create_task(self.enqueue(session_id, subject, language, announce=True))
+        task = asyncio.create_task(self._start(session_id, subject, language))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _start(self, session_id: str, subject: str, language: str) -> None:
+        """Enqueue; a run that cannot be queued (Redis away) ends ``failed`` saying so,
+        rather than waiting ``pending`` for a job that does not exist."""
+        try:
+            await self.enqueue(session_id, subject, language, announce=True)
+        except Exception as exc:  # any failure to queue must reach the viewer
+            message = f"could not queue the run: {type(exc).__name__}: {exc}"
+            get_logger().error("enqueue_failed", session_id=session_id, error=message)
+            with contextlib.suppress(Exception):
+                await self.sessions.close(session_id, Closing.failed("", message))
+            self._active.discard(session_id)
 
     async def enqueue(
         self, session_id: str, subject: str, language: str, *, announce: bool = False
