@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     login_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     """Seconds a dashboard login (its cookie) stays valid."""
 
+    # --- produced files (tk9.storage) ---------------------------------------------------------
+    file_store: Literal["local", "s3"] = "local"
+    """``local``: ``<data_dir>/outputs`` (a volume every node mounts); ``s3``: a bucket."""
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    """An S3-compatible endpoint (MinIO, Ceph…); default: AWS."""
+    s3_region: str | None = None
+    s3_prefix: str = ""
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+
     # --- event log ---------------------------------------------------------------------------
     log_backend: Literal["sqlite", "memory", "redis"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -155,6 +166,8 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.engine == "llm" and not (self.llm_base_url and self.llm_model):
             raise ValueError("engine=llm needs TK9_LLM_BASE_URL and TK9_LLM_MODEL")
+        if self.file_store == "s3" and not self.s3_bucket:
+            raise ValueError("file_store=s3 needs TK9_S3_BUCKET")
         if self.auth == "none" and not is_loopback(self.host) and not self.test_hooks:
             raise ValueError(
                 f"TK9_AUTH=none serves anyone who can reach {self.host!r}: bind to 127.0.0.1 "

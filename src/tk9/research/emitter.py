@@ -35,6 +35,7 @@ from tk9.projection import FINAL_AGENT_STATUSES, apply, initial_state
 from tk9.research.publish import WrittenFile
 from tk9.sessions import SessionService
 from tk9.state import SessionState
+from tk9.storage import FileStore
 
 
 def clip(text: str, limit: int = 4000) -> str:
@@ -45,9 +46,12 @@ def clip(text: str, limit: int = 4000) -> str:
 class Emitter:
     """Appends a session's events and tracks what each agent last said."""
 
-    def __init__(self, log: EventLog, session_id: str) -> None:
+    def __init__(self, log: EventLog, session_id: str, files: FileStore | None = None) -> None:
         self.log = log
         self.session_id = session_id
+        self.store = files
+        """Where produced files are published before they are announced (None: the local
+        outputs folder they are written to is where they are served from)."""
         self.state: SessionState = initial_state(session_id, "")
         """The projection of the session so far (re-read from the log when another writer
         appended in between)."""
@@ -145,7 +149,11 @@ class Emitter:
         await self._append(payload)
 
     async def file(self, written: WrittenFile, language: str) -> None:
-        """Announce a file that :func:`~tk9.research.publish.write_atomic` has renamed in."""
+        """Publish (:mod:`tk9.storage`), then announce, a file that
+        :func:`~tk9.research.publish.write_atomic` has renamed in: a viewer never sees a file
+        that a node cannot serve yet."""
+        if self.store is not None:
+            await self.store.publish(self.session_id, written.path)
         name = written.path.name
         payload = FileGeneratedPayload(
             name=name,

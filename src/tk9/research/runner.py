@@ -40,6 +40,7 @@ from tk9.research.text import counted
 from tk9.research.translate import Translator
 from tk9.sessions import Closing, SessionService, close_unfinished, owned_by
 from tk9.settings import Settings
+from tk9.storage import make_file_store
 
 __all__ = ["RunManager", "build_engine", "owned_by", "run_research"]
 
@@ -90,7 +91,7 @@ async def run_research(
     status a task cancellation ends with — ``cancelled`` unless the manager is shutting down;
     ``stop_reason`` says why an ``interrupted`` run stopped.
     """
-    emit = Emitter(log, session_id)
+    emit = Emitter(log, session_id, make_file_store(settings))
     await emit.status(RunStatus.RUNNING, 0, "Starting")
     await emit.agent(AgentName.ORCHESTRATOR, AgentStatus.RUNNING, 0, "Starting the agents")
     work = asyncio.create_task(_work(emit, subject, language, settings, output_dir))

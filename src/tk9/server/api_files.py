@@ -1,13 +1,14 @@
 """Downloads of produced files, one at a time or all as a ZIP; names are checked, never trusted.
 
-Symbolic links are never followed — not the session folder, not a file in it: a link planted in
-a session folder (pointing at ``/etc/passwd`` or the database) is treated as absent.
+Files come from the storage port (:mod:`tk9.storage`): the shared outputs folder by default —
+where symbolic links are never followed, not the session folder, not a file in it: a link
+planted in a session folder (pointing at ``/etc/passwd`` or the database) is treated as
+absent — or an S3-compatible bucket, so that every web node serves every run's files.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from pathlib import Path
 from typing import Annotated
@@ -16,12 +17,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from tk9.errors import FileNotFound, InvalidInput
-from tk9.server.context import AppContext, Ctx
+from tk9.server.context import Ctx
 from tk9.server.paths import parse_session_id
+from tk9.storage import make_file_store, servable
 
 router = APIRouter()
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 MEDIA_TYPES = {
     ".md": "text/markdown; charset=utf-8",
     ".pdf": "application/pdf",
@@ -30,38 +31,25 @@ MEDIA_TYPES = {
 }
 
 
-async def _session_folder(ctx: AppContext, raw_id: str) -> tuple[str, Path]:
-    sid = parse_session_id(raw_id)
-    await ctx.log.info(sid)  # 404 for unknown sessions
-    folder = ctx.settings.outputs_dir / sid
-    if folder.is_symlink():
-        raise FileNotFound("this session has produced no files yet")
-    return sid, folder.resolve()
-
-
-def _announced(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if not p.is_symlink()
-        and p.is_file()
-        and SAFE_NAME.match(p.name)
-        and p.suffix in MEDIA_TYPES
-    )
-
-
 @router.get("/api/sessions/{session_id}/files.zip")
 async def download_zip(session_id: str, ctx: Ctx) -> Response:
-    sid, folder = await _session_folder(ctx, session_id)
-    files = _announced(folder)
-    if not files:
-        raise FileNotFound("this session has produced no files yet")
+    sid = parse_session_id(session_id)
+    await ctx.log.info(sid)  # 404 for unknown sessions
+    store = make_file_store(ctx.settings)
     buf = io.BytesIO()
+    count = 0
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path in files:
-            zf.write(path, arcname=path.name)
+        for name in await store.names(sid):
+            found = await store.read(sid, name)
+            if isinstance(found, Path):
+                zf.write(found, arcname=name)
+            elif found is not None:
+                zf.writestr(name, found)
+            else:
+                continue  # removed meanwhile
+            count += 1
+    if not count:
+        raise FileNotFound("this session has produced no files yet")
     return Response(
         buf.getvalue(),
         media_type="application/zip",
@@ -72,16 +60,22 @@ async def download_zip(session_id: str, ctx: Ctx) -> Response:
 @router.get("/api/sessions/{session_id}/files/{name}")
 async def download_file(
     session_id: str, name: str, ctx: Ctx, inline: Annotated[bool, Query()] = False
-) -> FileResponse:
-    _, folder = await _session_folder(ctx, session_id)
-    if not SAFE_NAME.match(name) or Path(name).suffix not in MEDIA_TYPES:
+) -> Response:
+    sid = parse_session_id(session_id)
+    await ctx.log.info(sid)
+    if not servable(name):
         raise InvalidInput(f"invalid file name {name[:80]!r}")
-    path = folder / name
-    if path.is_symlink() or path.resolve().parent != folder or not path.is_file():
+    found = await make_file_store(ctx.settings).read(sid, name)
+    if found is None:
         raise FileNotFound(f"no file {name!r} in this session")
-    return FileResponse(
-        path,
-        media_type=MEDIA_TYPES[path.suffix],
-        filename=name,
-        content_disposition_type="inline" if inline else "attachment",
+    media_type = MEDIA_TYPES[Path(name).suffix]
+    disposition = "inline" if inline else "attachment"
+    if isinstance(found, Path):
+        return FileResponse(
+            found, media_type=media_type, filename=name, content_disposition_type=disposition
+        )
+    return Response(
+        found,
+        media_type=media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
     )

@@ -26,6 +26,7 @@ from tk9.events import (
 from tk9.log.base import EventLog, append_payload
 from tk9.sessions import Closing, SessionService
 from tk9.settings import Settings
+from tk9.storage import make_file_store
 
 
 class DemoRuns:
@@ -159,6 +160,7 @@ class DemoRuns:
         tmp = folder / f".{name}.tmp"
         tmp.write_bytes(data)
         os.replace(tmp, Path(folder / name))
+        await make_file_store(self._settings).publish(session_id, folder / name)
         return FileGeneratedPayload(
             name=name,
             kind=FileKind.MD,

@@ -14,6 +14,7 @@ import shutil
 from tk9.errors import NotFound
 from tk9.server.context import AppContext
 from tk9.server.logging import get_logger
+from tk9.storage import make_file_store
 
 SWEEP_INTERVAL = 3600.0
 DAY = 86_400.0
@@ -27,8 +28,9 @@ async def remove_session(ctx: AppContext, session_id: str) -> None:
     await ctx.hub.drop_all(1000, session_id=session_id)
     await ctx.log.delete(session_id)
     await ctx.snapshots.delete(session_id)
-    folder = ctx.settings.outputs_dir / session_id
-    if folder.is_dir():
+    await make_file_store(ctx.settings).remove(session_id)
+    folder = ctx.settings.outputs_dir / session_id  # the run's local copies (any store)
+    if folder.is_dir() and not folder.is_symlink():
         shutil.rmtree(folder, ignore_errors=True)
 
 
