@@ -64,7 +64,7 @@ class LadderPolicy:
 
 def backoff_delay(attempt: int, random: float, base: float, cap: float) -> float:
     """Delay before the ``attempt``-th reconnect in a row (from 1), ``random`` in ``[0, 1)``."""
-    ceiling = min(cap, base * 2 ** min(attempt - 1, 30))
+    ceiling: float = min(cap, base * 2.0 ** min(attempt - 1, 30))
     return ceiling / 2 + random * ceiling / 2
 
 
