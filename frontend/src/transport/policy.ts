@@ -1,6 +1,7 @@
 /**
- * Pure reconnect policy of the transport: which close codes end the subscription, and how long
- * to wait before the next attempt. Mirrors `tk9.errors.should_reconnect`.
+ * Which close codes end the subscription (mirrors `tk9.errors.should_reconnect`), what an HTTP
+ * status stands for, and how a transport may be forced. The backoff and the fallback ladder are
+ * in `ladder.ts`.
  */
 
 /** Standard close codes that mean "the client sent something it must not send again". */
@@ -12,23 +13,17 @@ export function shouldReconnect(code: number): boolean {
   return !(code >= 4400 && code <= 4499)
 }
 
-export interface BackoffOptions {
-  /** First delay ceiling in ms (default 500). */
-  baseMs?: number
-  /** Ceiling of every delay in ms (default 10 000). */
-  capMs?: number
-}
-
 /**
- * Delay before reconnect attempt `attempt` (0-based): exponential growth capped at `capMs`,
- * with "equal jitter" — a uniformly random delay in [ceiling/2, ceiling] — so that many tabs
- * dropped by one proxy reload do not come back in lock-step, yet none retries in a hot loop.
+ * The close code an HTTP status stands for, so one policy covers every transport (mirrors
+ * `tk9.client.link.close_code_for_status`): 401, 404 and 422 are terminal, other 4xx too except
+ * 408 and 429; anything else (5xx, a proxy away) is "try again later".
  */
-export function backoffDelay(attempt: number, random: () => number, opts: BackoffOptions = {}): number {
-  const base = opts.baseMs ?? 500
-  const cap = opts.capMs ?? 10_000
-  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30))
-  return ceiling / 2 + random() * (ceiling / 2)
+export function closeCodeForStatus(status: number): number {
+  if (status === 401) return 4401
+  if (status === 404) return 4404
+  if (status === 422) return 4422
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return 4400
+  return 1013
 }
 
 /** How a stream may be forced to one transport (`?transport=` or localStorage `tk9.transport`). */
