@@ -16,7 +16,7 @@
  */
 import type { Hello } from '@/generated/wire'
 import { Ladder, type LadderAction, type LadderPolicy, type LadderTransport } from './ladder'
-import type { TransportPreference } from './policy'
+import { ABNORMAL_CLOSURE, type TransportPreference } from './policy'
 
 export type CoreAction = LadderAction | { type: 'ack' } | { type: 'drop_stale' }
 
@@ -118,7 +118,7 @@ export class StreamCore {
     const actions: CoreAction[] = []
     const bound = this.staleAfter()
     if (this.lastTraffic !== null && bound !== null && now - this.lastTraffic > bound) {
-      actions.push({ type: 'drop_stale' }, ...this.closed(now, 1006))
+      actions.push({ type: 'drop_stale' }, ...this.closed(now, ABNORMAL_CLOSURE))
     }
     return [...actions, ...this.follow(now, this.ladder.wake(now))]
   }

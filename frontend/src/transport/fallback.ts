@@ -6,7 +6,7 @@
  */
 import type { Event, Hello, SessionState } from '@/generated/wire'
 import type { Cursor } from './urls'
-import { closeCodeForStatus } from './policy'
+import { ABNORMAL_CLOSURE, closeCodeForStatus } from './policy'
 import { pollUrl, sseUrl } from './urls'
 
 /** What a transport reports to its owner. */
@@ -74,7 +74,7 @@ export class SseTransport implements FallbackTransport {
     source.onerror = () => {
       if (!alive()) return
       this.stop()
-      this.sink.failed(1006) // EventSource does not say why
+      this.sink.failed(ABNORMAL_CLOSURE) // EventSource does not say why
     }
   }
 
@@ -147,7 +147,7 @@ export class PollTransport implements FallbackTransport {
       } catch {
         if (generation !== this.generation) return
         this.generation++
-        this.sink.failed(1006)
+        this.sink.failed(ABNORMAL_CLOSURE)
         return
       }
     }

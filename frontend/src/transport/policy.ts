@@ -4,13 +4,18 @@
  * in `ladder.ts`.
  */
 
+import { CLOSE_CODES, TERMINAL_STANDARD_CLOSE_CODES } from '@/generated/wire'
+
 /** Standard close codes that mean "the client sent something it must not send again". */
-const TERMINAL_STANDARD = new Set([1003, 1007, 1008, 1009])
+const TERMINAL_STANDARD = new Set(TERMINAL_STANDARD_CLOSE_CODES)
+
+/** The close code of a connection that just broke (no close frame), as browsers report it. */
+export const ABNORMAL_CLOSURE = 1006
 
 /** Whether a WebSocket closed with `code` may be reopened (clean or unclean closes alike). */
 export function shouldReconnect(code: number): boolean {
   if (TERMINAL_STANDARD.has(code)) return false
-  return !(code >= 4400 && code <= 4499)
+  return !(code >= CLOSE_CODES.MALFORMED_FRAME && code <= 4499)
 }
 
 /**
@@ -19,11 +24,11 @@ export function shouldReconnect(code: number): boolean {
  * 408 and 429; anything else (5xx, a proxy away) is "try again later".
  */
 export function closeCodeForStatus(status: number): number {
-  if (status === 401) return 4401
-  if (status === 404) return 4404
-  if (status === 422) return 4422
-  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return 4400
-  return 1013
+  if (status === 401) return CLOSE_CODES.UNAUTHORIZED
+  if (status === 404) return CLOSE_CODES.SESSION_NOT_FOUND
+  if (status === 422) return CLOSE_CODES.BAD_CURSOR
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return CLOSE_CODES.MALFORMED_FRAME
+  return CLOSE_CODES.TRY_AGAIN_LATER
 }
 
 /** How a stream may be forced to one transport (`?transport=` or localStorage `tk9.transport`). */

@@ -15,6 +15,7 @@ import type { Event, Hello, ServerFrame, SessionState } from '@/generated/wire'
 import { type CoreAction, type CoreOptions, StreamCore } from './core'
 import { type EventSourceCtor, type FallbackTransport, type FetchFn, PollTransport, type Sink, SseTransport } from './fallback'
 import type { LadderTransport } from './ladder'
+import { ABNORMAL_CLOSURE } from './policy'
 import { type Cursor, type OriginLike, wsUrl } from './urls'
 
 export type ConnectionState = 'live' | 'reconnecting' | 'fallback' | 'offline'
@@ -64,7 +65,7 @@ export class SessionStream {
   private fallback: FallbackTransport | null = null
   private opened = false
   private timer: Timer | null = null
-  private lastClose = { code: 1006, reason: '' }
+  private lastClose = { code: ABNORMAL_CLOSURE, reason: '' }
   private running = false
 
   constructor(
