@@ -76,7 +76,8 @@ class SessionFollower:
     two SSE failures to long-poll, and a WebSocket probe beside the fallback brings it back
     (a 5xx answer to the upgrade is the server being away, not WebSocket being blocked, and
     counts as an ordinary failure). ``"sse"``, ``"poll"`` or ``fallback=False`` pin the
-    transport. ``policy`` sets ack batching, the reconnect
+    transport; ``ladder`` changes its numbers (by default its backoff is ``policy``'s).
+    ``policy`` sets ack batching, the reconnect
     backoff and the fast-recovery rules: hedged opens and a replacement opened beside a silent
     connection (:mod:`tk9.protocol.follower` explains both and what they cost a server);
     ``token`` (an API token from ``tk9 tokens create``) is sent as ``Authorization: Bearer`` on
@@ -99,6 +100,7 @@ class SessionFollower:
         stop_when_finished: bool = True,
         fallback: bool = True,
         policy: FollowerPolicy | None = None,
+        ladder: LadderPolicy | None = None,
         poll_wait: float = 25.0,
         clock: Clock | None = None,
         random: Callable[[], float] = _random.random,
@@ -113,12 +115,12 @@ class SessionFollower:
         self._transport: Transport = transport
         self._follower = Follower(after=after, epoch=epoch, policy=policy, random=random)
         follower_policy = self._follower.policy
-        self._ladder = Ladder(
-            "auto" if transport == "ws" and fallback else transport,
-            LadderPolicy(
+        if ladder is None:
+            ladder = LadderPolicy(
                 backoff_base=follower_policy.backoff_base, backoff_cap=follower_policy.backoff_cap
-            ),
-            random=random,
+            )
+        self._ladder = Ladder(
+            "auto" if transport == "ws" and fallback else transport, ladder, random=random
         )
         self._requested: Transport | None = None
         """The transport :meth:`switch_transport` asked for, until the loop takes it."""
