@@ -21,7 +21,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
@@ -48,7 +48,6 @@ from tk9.events import (
 )
 from tk9.projection import _AGENT_RANK, FINAL_AGENT_STATUSES
 from tk9.protocol.messages import CLIENT_FRAME, SERVER_FRAME, EventsPage
-from tk9.research.translate import Method
 from tk9.server.api_auth import Login, Me
 from tk9.server.api_sessions import CreateSession, SessionCreated, SessionList, SessionSummary
 from tk9.server.rest_models import AppConfig, CancelResult, LanguageOption
@@ -195,7 +194,6 @@ def values() -> str:
         _ts_list("LOG_LEVELS", "LogLevel", [lv.value for lv in LogLevel]),
         _ts_list("FILE_KINDS", "FileKind", [k.value for k in FileKind]),
         f"/** Log lines a state keeps. */\nexport const MAX_LOG_LINES = {MAX_LOG_LINES}\n",
-        _ts_list("TRANSLATION_METHODS", "LanguageOption['translation']", list(get_args(Method))),
         _rank(),
         _payload_rules(),
         _close_codes(),

@@ -2,16 +2,15 @@
  * The REST calls the dashboard makes, on the page's own origin. Errors come back as
  * `ApiError` carrying the server's `{code, message, retryable}`.
  */
-import {
-  type AppConfig,
-  type CancelResult,
-  type CorpusInfo,
-  type LanguageOption,
-  type SessionCreated,
-  type SessionList,
-  type SessionState,
-  type SessionSummary,
-  TRANSLATION_METHODS,
+import type {
+  AppConfig,
+  CancelResult,
+  CorpusInfo,
+  LanguageOption,
+  SessionCreated,
+  SessionList,
+  SessionState,
+  SessionSummary,
 } from '@/generated/wire'
 
 /* The REST bodies are generated from the server's pydantic models (scripts/gen_types.py). */
@@ -100,8 +99,7 @@ function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): A
     const o: Partial<LanguageOption> = typeof l === 'string' ? { code: l } : (l as Partial<LanguageOption>)
     const code = String(o.code)
     const guessed: TranslationMethod = code === source ? 'source' : !targets || targets.has(code) ? 'apertium' : 'none'
-    const known = (TRANSLATION_METHODS as readonly unknown[]).includes(o.translation)
-    const translation = known ? (o.translation as TranslationMethod) : guessed
+    const translation = o.translation ?? guessed
     return { code, name: String(o.name ?? languageName(code)), translation, via: String(o.via ?? '') }
   })
   return {

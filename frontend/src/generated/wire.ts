@@ -515,12 +515,6 @@ export const FILE_KINDS: readonly FileKind[] = [
 ]
 /** Log lines a state keeps. */
 export const MAX_LOG_LINES = 500
-export const TRANSLATION_METHODS: readonly LanguageOption['translation'][] = [
-  'source',
-  'apertium',
-  'llm',
-  'none',
-]
 /** An agent's status never moves to a lower rank (tk9.projection). */
 export const AGENT_STATUS_RANK: Readonly<Record<AgentStatus, number>> = {
   pending: 0,
