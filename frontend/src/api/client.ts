@@ -119,6 +119,9 @@ function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): A
 export const api = {
   config: async () => normaliseConfig(await request('/api/config')),
   listSessions: async () => (await request<SessionList>('/api/sessions')).sessions,
+  /** One page of the caller's sessions, newest first; pass `next_cursor` for the next one. */
+  sessionsPage: (cursor: string | null = null, limit = 50) =>
+    request<SessionList>(`/api/sessions?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   createSession: (subject: string, language: string) =>
     request<SessionCreated>('/api/sessions', json({ subject, language })),
   snapshot: (id: string) => request<SessionState>(`/api/sessions/${enc(id)}`),
