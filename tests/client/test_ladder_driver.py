@@ -64,3 +64,6 @@ async def test_falls_back_to_sse_and_probes_back_to_websocket(
     assert transports[-1] == "ws", trace
     assert any("(fallback)" in line and line.startswith("open sse") for line in trace), trace
     assert any("probe: WebSocket is back" in line for line in trace), trace
+    back = next(i for i, line in enumerate(trace) if "probe: WebSocket is back" in line)
+    assert trace[back + 1].startswith("open ws"), trace
+    assert trace[back + 1].endswith("(resume, already open)"), trace  # the probe's own socket

@@ -182,20 +182,23 @@ class SessionFollower:
         ladder = self._ladder
         actions: list[LadderAction] = ladder.start(self._now())
         preopened: object = None
+        preopened_for: Transport | None = None
         while True:
             connect = await self._next_connect(actions)
             actions = []
-            if connect.transport != self._transport and preopened is not None:
+            if preopened is not None and connect.transport != preopened_for:
                 await close_opened(preopened)  # switched meanwhile: not for this transport
                 preopened = None
             self._transport = connect.transport
             self._switch.clear()
+            reused = ", already open" if preopened is not None else ""
             link = self._link(preopened)
             preopened = None
             self.connections += 1
             greetings = self._follower.greetings
             self._note(
-                f"open {self._transport} after={self._follower.cursor.seq} ({connect.reason})"
+                f"open {self._transport} after={self._follower.cursor.seq}"
+                f" ({connect.reason}{reused})"
             )
             probing = asyncio.ensure_future(self._probe_loop(link)) if ladder.on_fallback else None
             try:
@@ -209,6 +212,7 @@ class SessionFollower:
                 if self._promoted is not None:
                     self._note("probe: WebSocket is back, leaving the fallback")
                     preopened, self._promoted = self._promoted, None
+                    preopened_for = "ws"
                     actions = [Connect("ws", "resume")]
                 else:
                     requested, self._requested = self._requested, None
@@ -216,7 +220,7 @@ class SessionFollower:
                 continue
             except Handover as handover:
                 self._note("handover to a connection opened beside the silent one")
-                preopened = handover.opened
+                preopened, preopened_for = handover.opened, self._transport
                 actions = [Connect(self._transport, "resume")]
                 continue
             except Closed as closed:
@@ -271,10 +275,11 @@ class SessionFollower:
             except TimeoutError:
                 # the wait ran on the event loop's clock; tell the ladder its deadline passed
                 actions = self._ladder.tick(max(self._now(), deadline))
-            else:
+            else:  # switch_transport() during the wait
                 self._switch.clear()
                 requested, self._requested = self._requested, None
-                actions = self._ladder.use(self._now(), requested or self._transport)
+                if requested is not None:
+                    actions = self._ladder.use(self._now(), requested)
 
     async def _probe_loop(self, link: Link) -> None:
         """While on a fallback: open a WebSocket beside it when the ladder says so, and hand
