@@ -1,8 +1,11 @@
-"""Generate ``frontend/src/generated/wire.ts`` from the pydantic wire models.
+"""Generate ``frontend/src/generated/wire.ts`` from the pydantic wire and REST models.
 
-Why: the browser and the server must agree on every frame and every event payload. The Python
-models are the single source; this script builds one JSON Schema holding all of them and hands it
-to the npm package ``json-schema-to-typescript`` (a devDependency of ``frontend/``) through node.
+Why: the browser and the server must agree on every frame, every event payload and every REST
+body. The Python models are the single source; this script builds one JSON Schema holding all of
+them and hands it to the npm package ``json-schema-to-typescript`` (a devDependency of
+``frontend/``) through node. It also writes the values the reducer checks against — enum
+members, each payload's fields and limits, close codes — so that no ``frontend/src`` file copies
+them by hand.
 
 Usage::
 
@@ -23,11 +26,14 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
+from tk9.errors import _TERMINAL_STANDARD, CloseCode
 from tk9.events import (
+    PAYLOAD_MODELS,
     TERMINAL_RUN_STATUSES,
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
+    CoveragePayload,
     ErrorPayload,
     Event,
     EventType,
@@ -35,11 +41,16 @@ from tk9.events import (
     FileKind,
     LogLevel,
     LogPayload,
+    PhraseCoverage,
     ResearchStatusPayload,
     RunStatus,
+    SourceRelevance,
 )
-from tk9.projection import FINAL_AGENT_STATUSES
+from tk9.projection import _AGENT_RANK, FINAL_AGENT_STATUSES
 from tk9.protocol.messages import CLIENT_FRAME, SERVER_FRAME, EventsPage
+from tk9.server.api_auth import Login, Me
+from tk9.server.api_sessions import CreateSession, SessionCreated, SessionList, SessionSummary
+from tk9.server.rest_models import AppConfig, CancelResult, LanguageOption
 from tk9.state import MAX_LOG_LINES, AgentState, LogLine, SessionState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +73,16 @@ MODELS: tuple[type[BaseModel], ...] = (
     LogLine,
     SessionState,
     EventsPage,
+    # REST bodies
+    SessionSummary,
+    SessionList,
+    SessionCreated,
+    CreateSession,
+    Me,
+    Login,
+    AppConfig,
+    LanguageOption,
+    CancelResult,
 )
 ENUMS: tuple[type[Any], ...] = (AgentName, AgentStatus, RunStatus, EventType, LogLevel, FileKind)
 
@@ -173,8 +194,68 @@ def values() -> str:
         _ts_list("LOG_LEVELS", "LogLevel", [lv.value for lv in LogLevel]),
         _ts_list("FILE_KINDS", "FileKind", [k.value for k in FileKind]),
         f"/** Log lines a state keeps. */\nexport const MAX_LOG_LINES = {MAX_LOG_LINES}\n",
+        _rank(),
+        _payload_rules(),
+        _close_codes(),
     ]
     return "".join(parts)
+
+
+def _rank() -> str:
+    items = "".join(f"  {status.value}: {rank},\n" for status, rank in _AGENT_RANK.items())
+    return (
+        "/** An agent's status never moves to a lower rank (tk9.projection). */\n"
+        f"export const AGENT_STATUS_RANK: Readonly<Record<AgentStatus, number>> = {{\n{items}}}\n"
+    )
+
+
+_RULE_KEYS = ("minLength", "maxLength", "minimum", "maximum", "maxItems", "pattern")
+
+
+def _field_rules(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
+    """Every field of ``model`` with its pydantic constraints, as JSON Schema keywords; a list's
+    item constraints are prefixed ``item`` (``itemMaxLength``)."""
+    rules: dict[str, dict[str, Any]] = {}
+    for name, prop in model.model_json_schema()["properties"].items():
+        rule: dict[str, Any] = {}
+        for node in [prop, *prop.get("anyOf", [])]:
+            rule.update({k: node[k] for k in _RULE_KEYS if k in node})
+            items = node.get("items", {})
+            rule.update({f"item{k[0].upper()}{k[1:]}": items[k] for k in _RULE_KEYS if k in items})
+        rules[name] = rule
+    return rules
+
+
+def _payload_rules() -> str:
+    by_type = {kind.value: _field_rules(model) for kind, model in PAYLOAD_MODELS.items()}
+    nested = {m.__name__: _field_rules(m) for m in (PhraseCoverage, SourceRelevance)}
+    assert CoveragePayload in PAYLOAD_MODELS.values()  # where the nested ones live
+    return (
+        "/** Constraints of one payload field (JSON Schema keywords; `item…` for list items). */\n"
+        "export interface FieldRule {\n"
+        + "".join(f"  {k}?: {'string' if k == 'pattern' else 'number'}\n" for k in _RULE_KEYS)
+        + "".join(f"  item{k[0].upper()}{k[1:]}?: number\n" for k in _RULE_KEYS[:-1])
+        + "}\n"
+        "/** The fields each event type's payload accepts, and their limits (tk9.events). */\n"
+        "export const PAYLOAD_FIELDS: "
+        "Readonly<Record<EventType, Readonly<Record<string, FieldRule>>>> = "
+        + json.dumps(by_type, indent=2)
+        + "\n/** The fields of the objects nested in a coverage payload. */\n"
+        "export const NESTED_FIELDS: Readonly<Record<'PhraseCoverage' | 'SourceRelevance', "
+        "Readonly<Record<string, FieldRule>>>> = " + json.dumps(nested, indent=2) + "\n"
+    )
+
+
+def _close_codes() -> str:
+    items = "".join(f"  {code.name}: {code.value},\n" for code in CloseCode)
+    return (
+        "/** WebSocket close codes (tk9.errors.CloseCode). */\n"
+        f"export const CLOSE_CODES = {{\n{items}}} as const\n"
+        "/** Standard close codes that end a subscription; so does 4400-4499 "
+        "(tk9.errors.should_reconnect). */\n"
+        f"export const TERMINAL_STANDARD_CLOSE_CODES: readonly number[] = "
+        f"[{', '.join(str(c) for c in sorted(_TERMINAL_STANDARD))}]\n"
+    )
 
 
 def render(schema: dict[str, Any]) -> str:

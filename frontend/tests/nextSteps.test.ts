@@ -78,7 +78,15 @@ describe('NextSteps', () => {
   })
 
   it('retries a failed run with the same subject and language and opens it', async () => {
-    const create = vi.spyOn(api, 'createSession').mockResolvedValue({ session_id: 's2' })
+    const create = vi.spyOn(api, 'createSession').mockResolvedValue({
+      session_id: 's2',
+      subject: 'x',
+      language: 'en',
+      status: 'pending',
+      created_at: 0,
+      epoch: 'e',
+      warnings: [],
+    })
     const { el, router } = await mount(NextSteps, { session: session('failed') })
     const retry = el.querySelector<HTMLButtonElement>('[data-testid=rerun]')
     expect(retry?.textContent).toBe('Retry')

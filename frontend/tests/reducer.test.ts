@@ -114,4 +114,16 @@ describe('outcome', () => {
     expect(() => applyEvent(s0, ev(1, 'coverage', { ...coverage, score: 2 }))).toThrow(/score/)
     expect(() => applyEvent(s0, ev(1, 'coverage', { ...coverage, sources: [{ title: 'x' }] }))).toThrow(/coverage/)
   })
+
+  it('refuses what the pydantic models refuse: fields and limits are generated from them', () => {
+    const s0 = initialState('s', 'e1')
+    const phrase = { phrase: 'p'.repeat(201), score: 0.5, covered: true } // PhraseCoverage: max 200
+    expect(() => applyEvent(s0, ev(1, 'coverage', { ...coverage, phrases: [phrase] }))).toThrow(/longer than 200/)
+    const source = { title: 't', uri: 'u', relevance: 0.5, cited: false, extra: 1 } // extra="forbid"
+    expect(() => applyEvent(s0, ev(1, 'coverage', { ...coverage, sources: [source] }))).toThrow(/unexpected field extra/)
+    const warnings = Array.from({ length: 51 }, () => 'w') // at most 50
+    expect(() => applyEvent(s0, ev(1, 'research_status', { status: 'completed', progress: 100, warnings }))).toThrow(/50 items/)
+    const file = { name: 'a.md', kind: 'md', language: 'e', size_bytes: 1, sha256: 'f'.repeat(64), path: '/x' }
+    expect(() => applyEvent(s0, ev(1, 'file_generated', file))).toThrow(/language shorter than 2/)
+  })
 })

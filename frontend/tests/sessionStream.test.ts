@@ -6,7 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Event, SessionState } from '@/generated/wire'
 import { applyEvent, initialState } from '@/state/reducer'
-import { backoffDelay, shouldReconnect } from '@/transport/policy'
+import { backoffDelay } from '@/transport/ladder'
+import { closeCodeForStatus, shouldReconnect } from '@/transport/policy'
 import { type ConnectionState, SessionStream, type StreamOptions } from '@/transport/sessionStream'
 import { FakeEventSource, FakeLog, FakeWebSocket, logEvent } from './fakes/network'
 
@@ -83,11 +84,15 @@ describe('policy', () => {
     for (const code of [1003, 1007, 1008, 1009, 4400, 4404, 4422, 4499]) expect(shouldReconnect(code)).toBe(false)
   })
 
-  it('backs off exponentially with jitter, capped at 10 s', () => {
-    const hi = [0, 1, 2, 3, 4, 5, 6, 12].map((a) => backoffDelay(a, () => 1))
-    expect(hi).toEqual([500, 1000, 2000, 4000, 8000, 10000, 10000, 10000])
-    const lo = [0, 5, 12].map((a) => backoffDelay(a, () => 0))
-    expect(lo).toEqual([250, 5000, 5000])
+  it('backs off exponentially with jitter from 0.25 s, capped at 10 s (as the Python follower)', () => {
+    const hi = [1, 2, 3, 4, 5, 6, 7, 13].map((a) => backoffDelay(a, 1, 0.25, 10))
+    expect(hi).toEqual([0.25, 0.5, 1, 2, 4, 8, 10, 10])
+    const lo = [1, 7, 13].map((a) => backoffDelay(a, 0, 0.25, 10))
+    expect(lo).toEqual([0.125, 5, 5])
+  })
+
+  it('maps HTTP statuses onto close codes: 401/404/422 and most 4xx are terminal', () => {
+    expect([401, 404, 422, 400, 408, 429, 500, 502].map(closeCodeForStatus)).toEqual([4401, 4404, 4422, 4400, 1013, 1013, 1013, 1013])
   })
 })
 
@@ -122,7 +127,7 @@ describe('WebSocket', () => {
     sendEvents(first, 1, 4)
     first.serverClose(code)
     expect(stream.state).toBe('reconnecting')
-    vi.advanceTimersByTime(499)
+    vi.advanceTimersByTime(249)
     expect(FakeWebSocket.instances).toHaveLength(1)
     vi.advanceTimersByTime(1)
     const second = FakeWebSocket.last()
@@ -135,22 +140,22 @@ describe('WebSocket', () => {
   })
 
   it('backs off with growing delays while the server stays away, and resets after hello', () => {
-    makeStream({ wsFailuresBeforeFallback: 100 })
+    makeStream({ ladder: { wsFailuresBeforeFallback: 100 } })
     const delays: number[] = []
     for (let i = 0; i < 7; i++) {
       const count = FakeWebSocket.instances.length
       FakeWebSocket.last().serverClose(1006)
       let waited = 0
       while (FakeWebSocket.instances.length === count) {
-        vi.advanceTimersByTime(100)
-        waited += 100
+        vi.advanceTimersByTime(50)
+        waited += 50
       }
       delays.push(waited)
     }
-    expect(delays).toEqual([500, 1000, 2000, 4000, 8000, 10000, 10000])
+    expect(delays).toEqual([250, 500, 1000, 2000, 4000, 8000, 10000])
     FakeWebSocket.last().hello('e1', 0)
     FakeWebSocket.last().serverClose(1012)
-    vi.advanceTimersByTime(500)
+    vi.advanceTimersByTime(250)
     expect(FakeWebSocket.instances).toHaveLength(9)
   })
 
@@ -166,7 +171,7 @@ describe('WebSocket', () => {
   })
 
   it.each(['online', 'visibilitychange'])('retries at once on %s', (what) => {
-    makeStream({ wsFailuresBeforeFallback: 100 })
+    makeStream({ ladder: { wsFailuresBeforeFallback: 100 } })
     for (let i = 0; i < 5; i++) {
       FakeWebSocket.last().serverClose(1006)
       vi.advanceTimersByTime(10_000)
@@ -258,9 +263,9 @@ describe('watchdog and fallback', () => {
   })
 
   it('keeps a socket that hears pings, and declares a silent one stale after 2.5 intervals', () => {
-    makeStream()
+    makeStream({ ladder: { wsFailuresBeforeFallback: 1 } })
     const ws = FakeWebSocket.last()
-    ws.hello('e1', 0, 10) // heartbeat every 10 s -> stale after 25 s
+    ws.hello('e1', 0, 10, 0) // heartbeat every 10 s, no server timeout -> stale after 25 s
     for (let i = 0; i < 6; i++) {
       vi.advanceTimersByTime(10_000)
       ws.serverSend({ type: 'ping', ts: i })
@@ -280,6 +285,20 @@ describe('watchdog and fallback', () => {
     viewer.expectExactlyOnce(4)
   })
 
+  it('retries a WebSocket that went stale, and moves to SSE after three stale ones in a row', () => {
+    makeStream()
+    for (let i = 0; i < 3; i++) {
+      const ws = FakeWebSocket.last()
+      ws.hello('e1', 0, 10, 0)
+      vi.advanceTimersByTime(25_000)
+      expect(ws.closedWith?.code).toBe(4000)
+      vi.advanceTimersByTime(10_000)
+    }
+    expect(FakeWebSocket.instances).toHaveLength(3)
+    expect(FakeEventSource.instances).toHaveLength(1)
+    expect(stream.transport).toBe('sse')
+  })
+
   it('falls back to SSE when WebSocket never opens (blocked by a proxy)', () => {
     makeStream()
     for (let i = 0; i < 3; i++) {
@@ -294,7 +313,7 @@ describe('watchdog and fallback', () => {
     log.append(3)
     viewer.state = applyEvent(viewer.state, logEvent(1))
     viewer.applied.push(1)
-    makeStream({ preference: 'auto', wsFailuresBeforeFallback: 1 })
+    makeStream({ preference: 'auto', ladder: { wsFailuresBeforeFallback: 1 } })
     FakeWebSocket.last().serverClose(1006)
     FakeEventSource.last().fail()
     await vi.advanceTimersByTimeAsync(10_000)
@@ -310,7 +329,7 @@ describe('watchdog and fallback', () => {
   })
 
   it('probes WebSocket while on a fallback and switches back when it says hello', async () => {
-    makeStream({ probeIntervalMs: 15_000 })
+    makeStream({ ladder: { wsFailuresBeforeFallback: 1 } })
     const ws = FakeWebSocket.last()
     ws.hello('e1', 0, 10)
     sendEvents(ws, 1, 2)
@@ -332,7 +351,7 @@ describe('watchdog and fallback', () => {
   })
 
   it('keeps probing with a longer interval when probes fail', async () => {
-    makeStream({ probeIntervalMs: 1_000, wsFailuresBeforeFallback: 1 })
+    makeStream({ ladder: { probeInterval: 1, wsFailuresBeforeFallback: 1 } })
     FakeWebSocket.last().serverClose(1006)
     expect(FakeEventSource.instances).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1_000)

@@ -1,7 +1,7 @@
 /** The sessions page's client-side search and sort. */
 import { describe, expect, it } from 'vitest'
 import type { SessionSummary } from '@/api/client'
-import { sessionsView } from '@/pages/sessionsView'
+import { appendPage, mergeFirstPage, sessionsView } from '@/pages/sessionsView'
 
 const row = (subject: string, created_at: number, status: SessionSummary['status'] = 'completed', language = 'en'): SessionSummary => ({
   session_id: subject,
@@ -50,5 +50,20 @@ describe('recent runs', () => {
     const runs = await loadRecentRuns(2, 5, { list: async () => rows, snapshot: async (id) => snap(id, took[id] ?? 0) })
     expect(runs.recent.map((r) => r.subject)).toEqual(['Tidal energy', 'Heat pumps, again'])
     expect(runs.typical).toEqual({ seconds: 60, runs: 1 }) // the failed and the running ones are not measured
+  })
+})
+
+describe('paging', () => {
+  const page = (n: number, from: number) => Array.from({ length: n }, (_, i) => row(`s${from - i}`, from - i))
+
+  it('a refreshed first page replaces its range and keeps the older pages loaded', () => {
+    const loaded = [...page(3, 10), ...page(3, 7)] // s10..s5
+    const first = [row('s11', 11), row('s10', 10), row('s8', 8)] // a new session; s9 was deleted
+    expect(subjects(mergeFirstPage(loaded, first, true))).toEqual(['s11', 's10', 's8', 's7', 's6', 's5'])
+    expect(subjects(mergeFirstPage(loaded, first, false))).toEqual(['s11', 's10', 's8'])
+  })
+
+  it('appends an older page without repeating what pages share', () => {
+    expect(subjects(appendPage(page(3, 10), page(3, 8)))).toEqual(['s10', 's9', 's8', 's7', 's6'])
   })
 })

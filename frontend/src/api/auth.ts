@@ -4,13 +4,10 @@
  * Under `TK9_AUTH=none` (loopback only) everyone is the local admin and never sees a login.
  */
 import { ref } from 'vue'
+import type { Me } from '@/generated/wire'
 import { ApiError, request } from './client'
 
-export interface Me {
-  username: string
-  admin: boolean
-  auth: 'accounts' | 'none'
-}
+export type { Me }
 
 /** The signed-in user, once known; `null` when signed out (or not asked yet). */
 export const currentUser = ref<Me | null>(null)

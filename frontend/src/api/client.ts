@@ -2,48 +2,22 @@
  * The REST calls the dashboard makes, on the page's own origin. Errors come back as
  * `ApiError` carrying the server's `{code, message, retryable}`.
  */
-import type { SessionState } from '@/generated/wire'
+import type {
+  AppConfig,
+  CancelResult,
+  CorpusInfo,
+  LanguageOption,
+  SessionCreated,
+  SessionList,
+  SessionState,
+  SessionSummary,
+} from '@/generated/wire'
 
-export interface SessionSummary {
-  session_id: string
-  subject: string
-  language: string
-  status: SessionState['status']
-  progress: number
-  created_at: number
-  /** How many warnings the final status lists (non-zero on `completed_with_warnings`). */
-  warning_count: number
-}
+/* The REST bodies are generated from the server's pydantic models (scripts/gen_types.py). */
+export type { AppConfig, CorpusInfo, LanguageOption, SessionSummary }
 
 /** How a report reaches a language: it is the source, Apertium (offline), the LLM, or not at all. */
-export type TranslationMethod = 'source' | 'apertium' | 'llm' | 'none'
-
-export interface LanguageOption {
-  code: string
-  name: string
-  translation: TranslationMethod
-  /** `Apertium eng-cat`, the language model, or the sentence saying the report stays English. */
-  via: string
-}
-
-/** What a run searches: its document collections and how many documents are indexed. */
-export interface CorpusInfo {
-  collections: string[]
-  /** `null` until the first run has indexed them. */
-  documents: number | null
-  web_search: boolean
-}
-
-export interface AppConfig {
-  languages: LanguageOption[]
-  source_language: string
-  /** Codes a report can really be translated into on this server (the source included). */
-  translation_targets: string[]
-  engines: string[]
-  max_subject: number
-  heartbeat_interval: number
-  corpus: CorpusInfo | null
-}
+export type TranslationMethod = LanguageOption['translation']
 
 export class ApiError extends Error {
   constructor(
@@ -114,8 +88,6 @@ export function languageName(code: string): string {
   }
 }
 
-const METHODS: readonly string[] = ['source', 'apertium', 'llm', 'none']
-
 /**
  * Normalise `/api/config` languages: the server sends `{code, name, translation, via}` objects;
  * an older one sent bare codes plus `translation_targets`, from which the method is guessed.
@@ -127,7 +99,7 @@ function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): A
     const o: Partial<LanguageOption> = typeof l === 'string' ? { code: l } : (l as Partial<LanguageOption>)
     const code = String(o.code)
     const guessed: TranslationMethod = code === source ? 'source' : !targets || targets.has(code) ? 'apertium' : 'none'
-    const translation = METHODS.includes(String(o.translation)) ? (o.translation as TranslationMethod) : guessed
+    const translation = o.translation ?? guessed
     return { code, name: String(o.name ?? languageName(code)), translation, via: String(o.via ?? '') }
   })
   return {
@@ -135,19 +107,25 @@ function normaliseConfig(raw: Partial<AppConfig> & { languages?: unknown[] }): A
     source_language: source,
     translation_targets: raw.translation_targets ?? languages.map((l) => l.code),
     engines: raw.engines ?? [],
+    min_subject: raw.min_subject ?? 1,
     max_subject: raw.max_subject ?? 1000,
     heartbeat_interval: raw.heartbeat_interval ?? 15,
+    heartbeat_timeout: raw.heartbeat_timeout ?? 10,
+    demo: raw.demo ?? false,
     corpus: raw.corpus ?? null,
   }
 }
 
 export const api = {
   config: async () => normaliseConfig(await request('/api/config')),
-  listSessions: async () => (await request<{ sessions: SessionSummary[] }>('/api/sessions')).sessions,
+  listSessions: async () => (await request<SessionList>('/api/sessions')).sessions,
+  /** One page of the caller's sessions, newest first; pass `next_cursor` for the next one. */
+  sessionsPage: (cursor: string | null = null, limit = 50) =>
+    request<SessionList>(`/api/sessions?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   createSession: (subject: string, language: string) =>
-    request<{ session_id: string; warnings?: string[] }>('/api/sessions', json({ subject, language })),
+    request<SessionCreated>('/api/sessions', json({ subject, language })),
   snapshot: (id: string) => request<SessionState>(`/api/sessions/${enc(id)}`),
-  cancel: (id: string) => request<{ cancelled: boolean }>(`/api/sessions/${enc(id)}/cancel`, { method: 'POST' }),
+  cancel: (id: string) => request<CancelResult>(`/api/sessions/${enc(id)}/cancel`, { method: 'POST' }),
   deleteSession: (id: string) => request<void>(`/api/sessions/${enc(id)}`, { method: 'DELETE' }),
   fileUrl: (id: string, name: string, inline = false) =>
     `/api/sessions/${enc(id)}/files/${enc(name)}${inline ? '?inline=1' : ''}`,

@@ -4,6 +4,7 @@
  */
 import { getCurrentScope, onScopeDispose, type Ref, ref, shallowRef } from 'vue'
 import { reportUnauthorized } from '@/api/client'
+import { CLOSE_CODES } from '@/generated/wire'
 import { parsePreference, type TransportPreference } from '@/transport/policy'
 import {
   type ConnectionState,
@@ -37,7 +38,7 @@ export function transportPreference(): TransportPreference {
 }
 
 /** Close code of a stream refused for lack of credentials (`tk9.errors.CloseCode`). */
-const UNAUTHORIZED = 4401
+const UNAUTHORIZED = CLOSE_CODES.UNAUTHORIZED
 
 export function useSessionStream(options: StreamOptions = {}): UseSessionStream {
   const connection = ref<ConnectionState>('reconnecting')

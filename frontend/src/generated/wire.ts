@@ -96,6 +96,54 @@ export interface AgentUpdatePayload {
   message: string
 }
 /**
+ * What the new-research form needs (``GET /api/config``).
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "AppConfig".
+ */
+export interface AppConfig {
+  languages: LanguageOption[]
+  source_language: string
+  translation_targets: string[]
+  engines: string[]
+  min_subject: number
+  max_subject: number
+  heartbeat_interval: number
+  heartbeat_timeout: number
+  demo: boolean
+  corpus: CorpusInfo | null
+}
+/**
+ * One language of the new-research form and how a report would reach it.
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "LanguageOption".
+ */
+export interface LanguageOption {
+  code: string
+  name: string
+  translation: 'source' | 'apertium' | 'llm' | 'none'
+  via: string
+}
+/**
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "CorpusInfo".
+ */
+export interface CorpusInfo {
+  collections: string[]
+  documents: number | null
+  web_search: boolean
+}
+/**
+ * ``POST /api/sessions/{id}/cancel``: whether a running run was told to stop.
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "CancelResult".
+ */
+export interface CancelResult {
+  cancelled: boolean
+}
+/**
  * This interface was referenced by `Wire`'s JSON-Schema
  * via the `definition` "ClientPing".
  */
@@ -151,6 +199,14 @@ export interface SourceRelevance {
   uri: string
   relevance: number
   cited: boolean
+}
+/**
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "CreateSession".
+ */
+export interface CreateSession {
+  subject: string
+  language: string
 }
 /**
  * Sent just before the server closes a connection because of an error.
@@ -305,6 +361,23 @@ export interface LogPayload {
   agent: AgentName | null
 }
 /**
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "Login".
+ */
+export interface Login {
+  username: string
+  password: string
+}
+/**
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "Me".
+ */
+export interface Me {
+  username: string
+  admin: boolean
+  auth: 'accounts' | 'none'
+}
+/**
  * Overall run status, emitted by the Orchestrator.
  *
  * This interface was referenced by `Wire`'s JSON-Schema
@@ -346,6 +419,40 @@ export interface ServerPing {
 export interface ServerPong {
   type: 'pong'
   ts: number | null
+}
+/**
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "SessionCreated".
+ */
+export interface SessionCreated {
+  session_id: string
+  subject: string
+  language: string
+  status: RunStatus
+  created_at: number
+  epoch: string
+  warnings: string[]
+}
+/**
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "SessionList".
+ */
+export interface SessionList {
+  sessions: SessionSummary[]
+  next_cursor: string | null
+}
+/**
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "SessionSummary".
+ */
+export interface SessionSummary {
+  session_id: string
+  subject: string
+  language: string
+  status: RunStatus
+  progress: number
+  created_at: number
+  warning_count: number
 }
 
 /* Values, from the same Python modules (tk9.events, tk9.projection, tk9.state). */
@@ -408,3 +515,155 @@ export const FILE_KINDS: readonly FileKind[] = [
 ]
 /** Log lines a state keeps. */
 export const MAX_LOG_LINES = 500
+/** An agent's status never moves to a lower rank (tk9.projection). */
+export const AGENT_STATUS_RANK: Readonly<Record<AgentStatus, number>> = {
+  pending: 0,
+  running: 1,
+  completed: 2,
+  failed: 2,
+  skipped: 2,
+}
+/** Constraints of one payload field (JSON Schema keywords; `item…` for list items). */
+export interface FieldRule {
+  minLength?: number
+  maxLength?: number
+  minimum?: number
+  maximum?: number
+  maxItems?: number
+  pattern?: string
+  itemMinLength?: number
+  itemMaxLength?: number
+  itemMinimum?: number
+  itemMaximum?: number
+  itemMaxItems?: number
+}
+/** The fields each event type's payload accepts, and their limits (tk9.events). */
+export const PAYLOAD_FIELDS: Readonly<Record<EventType, Readonly<Record<string, FieldRule>>>> = {
+  "research_status": {
+    "status": {},
+    "progress": {
+      "minimum": 0,
+      "maximum": 100
+    },
+    "stage": {
+      "maxLength": 4000
+    },
+    "error": {
+      "maxLength": 4000
+    },
+    "warnings": {
+      "maxItems": 50,
+      "itemMaxLength": 4000
+    }
+  },
+  "agent_update": {
+    "agent": {},
+    "status": {},
+    "progress": {
+      "minimum": 0,
+      "maximum": 100
+    },
+    "message": {
+      "maxLength": 4000
+    }
+  },
+  "file_generated": {
+    "name": {
+      "minLength": 1,
+      "maxLength": 255
+    },
+    "kind": {},
+    "language": {
+      "minLength": 2,
+      "maxLength": 16
+    },
+    "size_bytes": {
+      "minimum": 0
+    },
+    "sha256": {
+      "pattern": "^[0-9a-f]{64}$"
+    },
+    "path": {
+      "maxLength": 1024
+    }
+  },
+  "log": {
+    "level": {},
+    "message": {
+      "maxLength": 4000
+    },
+    "agent": {}
+  },
+  "error": {
+    "code": {
+      "maxLength": 64
+    },
+    "message": {
+      "maxLength": 4000
+    },
+    "agent": {}
+  },
+  "coverage": {
+    "score": {
+      "minimum": 0.0,
+      "maximum": 1.0
+    },
+    "phrases": {
+      "maxItems": 50
+    },
+    "sources": {
+      "maxItems": 100
+    },
+    "summary": {
+      "maxLength": 4000
+    }
+  }
+}
+/** The fields of the objects nested in a coverage payload. */
+export const NESTED_FIELDS: Readonly<Record<'PhraseCoverage' | 'SourceRelevance', Readonly<Record<string, FieldRule>>>> = {
+  "PhraseCoverage": {
+    "phrase": {
+      "maxLength": 200
+    },
+    "score": {
+      "minimum": 0.0,
+      "maximum": 1.0
+    },
+    "covered": {}
+  },
+  "SourceRelevance": {
+    "title": {
+      "maxLength": 500
+    },
+    "uri": {
+      "maxLength": 2048
+    },
+    "relevance": {
+      "minimum": 0.0,
+      "maximum": 1.0
+    },
+    "cited": {}
+  }
+}
+/** WebSocket close codes (tk9.errors.CloseCode). */
+export const CLOSE_CODES = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  UNSUPPORTED_DATA: 1003,
+  INVALID_PAYLOAD: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  SERVICE_RESTART: 1012,
+  TRY_AGAIN_LATER: 1013,
+  MALFORMED_FRAME: 4400,
+  UNAUTHORIZED: 4401,
+  SESSION_NOT_FOUND: 4404,
+  FRAME_TOO_LARGE: 4413,
+  UNKNOWN_FRAME_TYPE: 4415,
+  BAD_CURSOR: 4422,
+  HEARTBEAT_TIMEOUT: 4500,
+  SLOW_CONSUMER: 4508,
+} as const
+/** Standard close codes that end a subscription; so does 4400-4499 (tk9.errors.should_reconnect). */
+export const TERMINAL_STANDARD_CLOSE_CODES: readonly number[] = [1003, 1007, 1008, 1009]

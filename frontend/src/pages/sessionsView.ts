@@ -40,3 +40,24 @@ export function sessionsView(sessions: readonly SessionSummary[], q: ViewQuery):
   }
   return out.sort(compare[q.sort])
 }
+
+/**
+ * The list after refreshing its first page: the fresh first page, then the older pages already
+ * loaded that lie past it (a session on both is taken from the fresh page; one that vanished
+ * from the first page's range was deleted). With no next page, the first page is everything.
+ */
+export function mergeFirstPage(loaded: readonly SessionSummary[], first: readonly SessionSummary[], more: boolean): SessionSummary[] {
+  const last = first.at(-1)
+  if (!more || !last) return [...first]
+  const fresh = new Set(first.map((s) => s.session_id))
+  const older = loaded.filter(
+    (s) => !fresh.has(s.session_id) && (s.created_at < last.created_at || (s.created_at === last.created_at && s.session_id < last.session_id)),
+  )
+  return [...first, ...older]
+}
+
+/** An older page appended, without the sessions already listed (pages may overlap). */
+export function appendPage(loaded: readonly SessionSummary[], page: readonly SessionSummary[]): SessionSummary[] {
+  const have = new Set(loaded.map((s) => s.session_id))
+  return [...loaded, ...page.filter((s) => !have.has(s.session_id))]
+}

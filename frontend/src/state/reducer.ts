@@ -28,11 +28,15 @@ import type {
 } from '@/generated/wire'
 import {
   AGENT_NAMES,
+  AGENT_STATUS_RANK,
   AGENT_STATUSES,
+  type FieldRule,
   FILE_KINDS,
   FINAL_AGENT_STATUSES as GENERATED_FINAL,
   MAX_LOG_LINES as GENERATED_MAX_LOG_LINES,
   LOG_LEVELS,
+  NESTED_FIELDS,
+  PAYLOAD_FIELDS,
   RUN_STATUSES as GENERATED_RUN_STATUSES,
   TERMINAL_RUN_STATUSES as GENERATED_TERMINAL,
 } from '@/generated/wire'
@@ -46,13 +50,6 @@ export const AGENTS: readonly AgentName[] = AGENT_NAMES
 export const RUN_STATUSES: readonly RunStatus[] = GENERATED_RUN_STATUSES
 export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(GENERATED_TERMINAL)
 export const FINAL_AGENT_STATUSES: ReadonlySet<AgentStatus> = new Set(GENERATED_FINAL)
-const AGENT_RANK: Record<AgentStatus, number> = {
-  pending: 0,
-  running: 1,
-  completed: 2,
-  failed: 2,
-  skipped: 2,
-}
 
 /** A stream error the driver must act on; `kind` names the fixture's `expected_error`. */
 export class StreamError extends Error {
@@ -202,7 +199,7 @@ function agentUpdate(
   p: AgentUpdatePayload,
 ): Partial<SessionState> {
   const current = state.agents[p.agent]
-  if (FINAL_AGENT_STATUSES.has(current.status) || AGENT_RANK[p.status] < AGENT_RANK[current.status]) {
+  if (FINAL_AGENT_STATUSES.has(current.status) || AGENT_STATUS_RANK[p.status] < AGENT_STATUS_RANK[current.status]) {
     return {}
   }
   let startedAt = current.started_at
@@ -235,21 +232,55 @@ function withLog(logs: LogLine[], line: LogLine): LogLine[] {
 // --- payload checks (the pydantic models' constraints, enough to refuse garbage) ---------
 
 type Raw = Record<string, unknown>
+type Rules = Readonly<Record<string, FieldRule>>
+
+/*
+ * Payload checks. Which fields a payload may carry and their limits come from the pydantic
+ * models (`PAYLOAD_FIELDS`, `NESTED_FIELDS`, generated): an event the server would refuse is
+ * refused here too, and nothing here is a copy to keep in step by hand.
+ */
 
 function bad(seq: number, type: string, why: string): never {
   throw new InvalidEventError(`invalid ${type} payload at seq ${seq}: ${why}`)
 }
 
-function only(p: Raw, allowed: readonly string[], seq: number, type: string): void {
+/** Refuse fields the model does not declare (pydantic `extra="forbid"`). */
+function only(p: Raw, rules: Rules, seq: number, type: string): void {
   for (const key of Object.keys(p)) {
-    if (!allowed.includes(key)) bad(seq, type, `unexpected field ${key}`)
+    if (!(key in rules)) bad(seq, type, `unexpected field ${key}`)
   }
 }
 
-function str(p: Raw, key: string, seq: number, type: string, dflt?: string, max = 4000): string {
+function checkLength(v: string, rule: FieldRule | undefined, key: string, seq: number, type: string): string {
+  if (rule?.maxLength !== undefined && v.length > rule.maxLength) bad(seq, type, `${key} longer than ${rule.maxLength}`)
+  if (rule?.minLength !== undefined && v.length < rule.minLength) bad(seq, type, `${key} shorter than ${rule.minLength}`)
+  if (rule?.pattern !== undefined && !new RegExp(rule.pattern).test(v)) bad(seq, type, `${key} must match ${rule.pattern}`)
+  return v
+}
+
+function str(p: Raw, rules: Rules, key: string, seq: number, type: string, dflt?: string): string {
   const v = p[key] ?? dflt
   if (typeof v !== 'string') bad(seq, type, `${key} must be a string`)
-  if (v.length > max) bad(seq, type, `${key} longer than ${max}`)
+  return checkLength(v, rules[key], key, seq, type)
+}
+
+function list(p: Raw, rules: Rules, key: string, seq: number, type: string): unknown[] {
+  const v = p[key] ?? []
+  const max = rules[key]?.maxItems
+  if (!Array.isArray(v)) bad(seq, type, `${key} must be a list`)
+  if (max !== undefined && v.length > max) bad(seq, type, `${key} has more than ${max} items`)
+  return v
+}
+
+function num(p: Raw, rules: Rules, key: string, seq: number, type: string, integer: boolean, dflt?: number): number {
+  const v = p[key] ?? dflt
+  const rule = rules[key]
+  const lo = rule?.minimum ?? -Infinity
+  const hi = rule?.maximum ?? Infinity
+  if (typeof v !== 'number' || (integer && !Number.isInteger(v)) || v < lo || v > hi) {
+    const range = hi === Infinity ? `>= ${lo}` : `${lo}..${hi}`
+    bad(seq, type, `${key} must be ${integer ? 'an integer' : 'a number'} ${range}`)
+  }
   return v
 }
 
@@ -268,14 +299,6 @@ function oneOf<T extends string>(
   return v as T
 }
 
-function progress(p: Raw, seq: number, type: string, dflt?: number): number {
-  const v = p.progress ?? dflt
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100) {
-    bad(seq, type, 'progress must be an integer 0..100')
-  }
-  return v
-}
-
 function optionalAgent(p: Raw, seq: number, type: string): AgentName | null {
   if (p.agent === undefined || p.agent === null) return null
   return oneOf(p, 'agent', AGENTS, seq, type)
@@ -283,99 +306,97 @@ function optionalAgent(p: Raw, seq: number, type: string): AgentName | null {
 
 function checkResearchStatus(p: Raw, seq: number): ResearchStatusPayload {
   const t = 'research_status'
-  only(p, ['status', 'progress', 'stage', 'error', 'warnings'], seq, t)
-  const error = p.error === undefined || p.error === null ? null : str(p, 'error', seq, t)
-  const warnings = p.warnings ?? []
-  if (!Array.isArray(warnings) || !warnings.every((w) => typeof w === 'string')) {
-    bad(seq, t, 'warnings must be a list of strings')
-  }
+  const r = PAYLOAD_FIELDS[t]
+  only(p, r, seq, t)
+  const error = p.error === undefined || p.error === null ? null : str(p, r, 'error', seq, t)
+  const warnings = list(p, r, 'warnings', seq, t).map((w) => {
+    if (typeof w !== 'string') bad(seq, t, 'warnings must be a list of strings')
+    const max = r.warnings?.itemMaxLength
+    if (max !== undefined && w.length > max) bad(seq, t, `a warning longer than ${max}`)
+    return w
+  })
   return {
     status: oneOf(p, 'status', RUN_STATUSES, seq, t),
-    progress: progress(p, seq, t),
-    stage: str(p, 'stage', seq, t, ''),
+    progress: num(p, r, 'progress', seq, t, true),
+    stage: str(p, r, 'stage', seq, t, ''),
     error,
-    warnings: warnings as string[],
+    warnings,
   }
-}
-
-function fraction(v: unknown, seq: number, t: string, what: string): number {
-  if (typeof v !== 'number' || v < 0 || v > 1) bad(seq, t, `${what} must be a number 0..1`)
-  return v as number
 }
 
 function checkCoverage(p: Raw, seq: number): CoveragePayload {
   const t = 'coverage'
-  only(p, ['score', 'phrases', 'sources', 'summary'], seq, t)
-  const phrases = p.phrases ?? []
-  const sources = p.sources ?? []
-  if (!Array.isArray(phrases) || !Array.isArray(sources)) bad(seq, t, 'phrases/sources must be lists')
+  const r = PAYLOAD_FIELDS[t]
+  const phraseRules = NESTED_FIELDS.PhraseCoverage
+  const sourceRules = NESTED_FIELDS.SourceRelevance
+  only(p, r, seq, t)
   return {
-    score: fraction(p.score, seq, t, 'score'),
-    phrases: (phrases as Raw[]).map((x) => ({
-      phrase: str(x, 'phrase', seq, t),
-      score: fraction(x.score, seq, t, 'phrase score'),
-      covered: x.covered === true,
-    })),
-    sources: (sources as Raw[]).map((x) => ({
-      title: str(x, 'title', seq, t),
-      uri: str(x, 'uri', seq, t),
-      relevance: fraction(x.relevance, seq, t, 'relevance'),
-      cited: x.cited === true,
-    })),
-    summary: str(p, 'summary', seq, t, ''),
+    score: num(p, r, 'score', seq, t, false),
+    phrases: (list(p, r, 'phrases', seq, t) as Raw[]).map((x) => {
+      only(x, phraseRules, seq, t)
+      return {
+        phrase: str(x, phraseRules, 'phrase', seq, t),
+        score: num(x, phraseRules, 'score', seq, t, false),
+        covered: x.covered === true,
+      }
+    }),
+    sources: (list(p, r, 'sources', seq, t) as Raw[]).map((x) => {
+      only(x, sourceRules, seq, t)
+      return {
+        title: str(x, sourceRules, 'title', seq, t),
+        uri: str(x, sourceRules, 'uri', seq, t),
+        relevance: num(x, sourceRules, 'relevance', seq, t, false),
+        cited: x.cited === true,
+      }
+    }),
+    summary: str(p, r, 'summary', seq, t, ''),
   }
 }
 
 function checkAgentUpdate(p: Raw, seq: number): AgentUpdatePayload {
   const t = 'agent_update'
-  only(p, ['agent', 'status', 'progress', 'message'], seq, t)
+  const r = PAYLOAD_FIELDS[t]
+  only(p, r, seq, t)
   return {
     agent: oneOf(p, 'agent', AGENTS, seq, t),
     status: oneOf(p, 'status', AGENT_STATUSES, seq, t),
-    progress: progress(p, seq, t, 0),
-    message: str(p, 'message', seq, t, ''),
+    progress: num(p, r, 'progress', seq, t, true, 0),
+    message: str(p, r, 'message', seq, t, ''),
   }
 }
 
 function checkFile(p: Raw, seq: number): FileGeneratedPayload {
   const t = 'file_generated'
-  only(p, ['name', 'kind', 'language', 'size_bytes', 'sha256', 'path'], seq, t)
-  const name = str(p, 'name', seq, t, undefined, 255)
-  if (name.length < 1) bad(seq, t, 'name is empty')
-  const language = str(p, 'language', seq, t, undefined, 16)
-  if (language.length < 2) bad(seq, t, 'language shorter than 2')
-  const size = p.size_bytes
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
-    bad(seq, t, 'size_bytes must be a non-negative integer')
-  }
-  const sha = str(p, 'sha256', seq, t)
-  if (!/^[0-9a-f]{64}$/.test(sha)) bad(seq, t, 'sha256 must be 64 hex digits')
+  const r = PAYLOAD_FIELDS[t]
+  only(p, r, seq, t)
   return {
-    name,
-    kind: oneOf(p, 'kind', FILE_KINDS, seq, t) as FileGeneratedPayload['kind'],
-    language,
-    size_bytes: size,
-    sha256: sha,
-    path: str(p, 'path', seq, t, undefined, 1024),
+    name: str(p, r, 'name', seq, t),
+    kind: oneOf(p, 'kind', FILE_KINDS, seq, t),
+    language: str(p, r, 'language', seq, t),
+    size_bytes: num(p, r, 'size_bytes', seq, t, true),
+    sha256: str(p, r, 'sha256', seq, t),
+    path: str(p, r, 'path', seq, t),
   }
 }
 
 function checkLog(p: Raw, seq: number): LogPayload {
   const t = 'log'
-  only(p, ['level', 'message', 'agent'], seq, t)
+  const r = PAYLOAD_FIELDS[t]
+  only(p, r, seq, t)
   return {
     level: oneOf(p, 'level', LOG_LEVELS, seq, t, 'info'),
-    message: str(p, 'message', seq, t),
+    message: str(p, r, 'message', seq, t),
     agent: optionalAgent(p, seq, t),
   }
 }
 
 function checkError(p: Raw, seq: number): ErrorPayload {
   const t = 'error'
-  only(p, ['code', 'message', 'agent'], seq, t)
+  const r = PAYLOAD_FIELDS[t]
+  only(p, r, seq, t)
   return {
-    code: str(p, 'code', seq, t, undefined, 64),
-    message: str(p, 'message', seq, t),
+    code: str(p, r, 'code', seq, t),
+    message: str(p, r, 'message', seq, t),
     agent: optionalAgent(p, seq, t),
   }
 }

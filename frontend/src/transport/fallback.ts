@@ -1,10 +1,12 @@
 /**
  * The fallback transports used when WebSocket is blocked or stale: Server-Sent Events, then
  * HTTP long-poll. Both subscribe from the same cursor as the WebSocket would, and report into a
- * `Sink` owned by `SessionStream`, which decides when to move on or go back to WebSocket.
+ * `Sink` owned by `SessionStream`; they decide nothing (no retry, no timer): the pure
+ * `StreamCore` does, from what the sink reports.
  */
 import type { Event, Hello, SessionState } from '@/generated/wire'
 import type { Cursor } from './urls'
+import { ABNORMAL_CLOSURE, closeCodeForStatus } from './policy'
 import { pollUrl, sseUrl } from './urls'
 
 /** What a transport reports to its owner. */
@@ -12,19 +14,19 @@ export interface Sink {
   cursor(): Cursor
   /** Any traffic at all (feeds the watchdog). */
   traffic(): void
+  /** An SSE `ping` event: the server's heartbeat is visible on this stream. */
+  ping(): void
   /** The transport is delivering (first message / page received). */
   opened(hello?: Hello): void
-  /** Apply one event; `false` means the stream must restart from `cursor()` (gap). */
+  /** Apply one event; `false` means it was refused (a gap): the owner resumes from `cursor()`. */
   event(event: Event): boolean
   reset(snapshot: SessionState): void
-  /** The transport failed; `opened` says whether it had delivered anything first. */
-  failed(opened: boolean): void
+  /** The transport ended, with the close code its failure stands for (1006: it just broke). */
+  failed(code: number): void
 }
 
 export interface FallbackTransport {
   readonly kind: 'sse' | 'poll'
-  /** Whether the server sends heartbeats this transport can see (so silence means stale). */
-  readonly heartbeats: boolean
   start(): void
   stop(): void
 }
@@ -32,13 +34,10 @@ export interface FallbackTransport {
 export type EventSourceCtor = new (url: string) => EventSource
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>
 
-/** SSE: one EventSource per attempt; we close it on error and let the owner retry from the cursor. */
+/** SSE: one EventSource per attempt; closed on error, and the owner decides what follows. */
 export class SseTransport implements FallbackTransport {
   readonly kind = 'sse'
-  /** Set once an `event: ping` arrives: keep-alive *comments* are invisible to EventSource. */
-  heartbeats = false
   private source: EventSource | null = null
-  private delivering = false
 
   constructor(
     private readonly sessionId: string,
@@ -48,21 +47,18 @@ export class SseTransport implements FallbackTransport {
 
   start(): void {
     this.stop()
-    this.delivering = false
     const source = new this.EventSourceImpl(sseUrl(this.sessionId, this.sink.cursor()))
     this.source = source
     const alive = (): boolean => this.source === source
     source.addEventListener('hello', (m) => {
       if (!alive()) return
       this.sink.traffic()
-      this.delivering = true
       this.sink.opened(JSON.parse((m as MessageEvent<string>).data) as Hello)
     })
     source.addEventListener('event', (m) => {
       if (!alive()) return
       this.sink.traffic()
-      const ok = this.sink.event(JSON.parse((m as MessageEvent<string>).data) as Event)
-      if (!ok) this.start() // resume from the cursor the reducer holds
+      this.sink.event(JSON.parse((m as MessageEvent<string>).data) as Event)
     })
     source.addEventListener('reset', (m) => {
       if (!alive()) return
@@ -73,14 +69,12 @@ export class SseTransport implements FallbackTransport {
     })
     source.addEventListener('ping', () => {
       if (!alive()) return
-      this.heartbeats = true
-      this.sink.traffic()
+      this.sink.ping()
     })
     source.onerror = () => {
       if (!alive()) return
-      const opened = this.delivering
       this.stop()
-      this.sink.failed(opened)
+      this.sink.failed(ABNORMAL_CLOSURE) // EventSource does not say why
     }
   }
 
@@ -98,7 +92,6 @@ export interface PollOptions {
 /** Long-poll: `GET /events?after=&wait=` in a loop; each page's events are applied in order. */
 export class PollTransport implements FallbackTransport {
   readonly kind = 'poll'
-  readonly heartbeats = false
   private controller: AbortController | null = null
   private generation = 0
 
@@ -132,7 +125,11 @@ export class PollTransport implements FallbackTransport {
           headers: { Accept: 'application/json' },
         })
         if (generation !== this.generation) return
-        if (!response.ok) throw new Error(`long-poll HTTP ${response.status}`)
+        if (!response.ok) {
+          this.generation++
+          this.sink.failed(closeCodeForStatus(response.status))
+          return
+        }
         const page = (await response.json()) as {
           reset: SessionState | null
           events: Event[]
@@ -150,7 +147,7 @@ export class PollTransport implements FallbackTransport {
       } catch {
         if (generation !== this.generation) return
         this.generation++
-        this.sink.failed(opened)
+        this.sink.failed(ABNORMAL_CLOSURE)
         return
       }
     }

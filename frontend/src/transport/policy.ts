@@ -1,34 +1,34 @@
 /**
- * Pure reconnect policy of the transport: which close codes end the subscription, and how long
- * to wait before the next attempt. Mirrors `tk9.errors.should_reconnect`.
+ * Which close codes end the subscription (mirrors `tk9.errors.should_reconnect`), what an HTTP
+ * status stands for, and how a transport may be forced. The backoff and the fallback ladder are
+ * in `ladder.ts`.
  */
 
+import { CLOSE_CODES, TERMINAL_STANDARD_CLOSE_CODES } from '@/generated/wire'
+
 /** Standard close codes that mean "the client sent something it must not send again". */
-const TERMINAL_STANDARD = new Set([1003, 1007, 1008, 1009])
+const TERMINAL_STANDARD = new Set(TERMINAL_STANDARD_CLOSE_CODES)
+
+/** The close code of a connection that just broke (no close frame), as browsers report it. */
+export const ABNORMAL_CLOSURE = 1006
 
 /** Whether a WebSocket closed with `code` may be reopened (clean or unclean closes alike). */
 export function shouldReconnect(code: number): boolean {
   if (TERMINAL_STANDARD.has(code)) return false
-  return !(code >= 4400 && code <= 4499)
-}
-
-export interface BackoffOptions {
-  /** First delay ceiling in ms (default 500). */
-  baseMs?: number
-  /** Ceiling of every delay in ms (default 10 000). */
-  capMs?: number
+  return !(code >= CLOSE_CODES.MALFORMED_FRAME && code <= 4499)
 }
 
 /**
- * Delay before reconnect attempt `attempt` (0-based): exponential growth capped at `capMs`,
- * with "equal jitter" — a uniformly random delay in [ceiling/2, ceiling] — so that many tabs
- * dropped by one proxy reload do not come back in lock-step, yet none retries in a hot loop.
+ * The close code an HTTP status stands for, so one policy covers every transport (mirrors
+ * `tk9.client.link.close_code_for_status`): 401, 404 and 422 are terminal, other 4xx too except
+ * 408 and 429; anything else (5xx, a proxy away) is "try again later".
  */
-export function backoffDelay(attempt: number, random: () => number, opts: BackoffOptions = {}): number {
-  const base = opts.baseMs ?? 500
-  const cap = opts.capMs ?? 10_000
-  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30))
-  return ceiling / 2 + random() * (ceiling / 2)
+export function closeCodeForStatus(status: number): number {
+  if (status === 401) return CLOSE_CODES.UNAUTHORIZED
+  if (status === 404) return CLOSE_CODES.SESSION_NOT_FOUND
+  if (status === 422) return CLOSE_CODES.BAD_CURSOR
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return CLOSE_CODES.MALFORMED_FRAME
+  return CLOSE_CODES.TRY_AGAIN_LATER
 }
 
 /** How a stream may be forced to one transport (`?transport=` or localStorage `tk9.transport`). */

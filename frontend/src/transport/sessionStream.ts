@@ -1,25 +1,21 @@
 /**
  * `SessionStream`: keeps one session's event stream flowing into a reducer, whatever happens to
- * the network. Framework-free (the Vue wrapper is `composables/useSessionStream.ts`); every
- * source of time and I/O is injectable so tests drive it with fake timers and fake sockets.
+ * the network. This is the I/O shell only: it opens and closes WebSockets, `EventSource`s and
+ * long-poll requests, listens to `online`/`visibilitychange`, and holds ONE timer. Every
+ * decision — when to reconnect, which transport, when a link is stale, when to ack, when to
+ * probe WebSocket again — is taken by the pure `StreamCore` (`core.ts`, over `ladder.ts`), which
+ * follows the same rules and numbers as the Python follower (see docs/protocol.md).
  *
- * Behaviour (defaults in `StreamOptions`):
- * - WebSocket first: answers server `ping` with `pong`, sends a cumulative `ack` after applying
- *   events (every 250 ms or 50 events), resumes with `?after=<seq>&epoch=<epoch>` from the
- *   cursor the consumer holds — never from anything the transport remembers.
- * - Reconnects after every close that is not terminal (`shouldReconnect`), clean or not, with
- *   jittered exponential backoff capped at 10 s; `online` and `visibilitychange` retry at once.
- * - Watchdog: no frame for 2.5 × `heartbeat_interval` (from `hello`), or interval + the server's
- *   `heartbeat_timeout` when that is sooner, means the socket is stale
- *   (a silent black hole or a proxy eating frames): drop it and fall back to SSE; SSE that never
- *   delivers falls back to long-poll. While on a fallback, a WebSocket probe runs periodically and
- *   the stream switches back as soon as one says `hello`.
- * - A gap reported by the consumer restarts the current transport from the consumer's cursor; a
- *   `reset` hands the snapshot over to replace the state.
+ * Framework-free (the Vue wrapper is `composables/useSessionStream.ts`); every source of time
+ * and I/O is injectable so tests drive it with fake timers and fake sockets. Every connection
+ * resumes from the cursor the consumer holds (`?after=<seq>&epoch=<epoch>`), never from
+ * anything the transport remembers.
  */
 import type { Event, Hello, ServerFrame, SessionState } from '@/generated/wire'
+import { type CoreAction, type CoreOptions, StreamCore } from './core'
 import { type EventSourceCtor, type FallbackTransport, type FetchFn, PollTransport, type Sink, SseTransport } from './fallback'
-import { backoffDelay, shouldReconnect, type TransportPreference } from './policy'
+import type { LadderTransport } from './ladder'
+import { ABNORMAL_CLOSURE } from './policy'
 import { type Cursor, type OriginLike, wsUrl } from './urls'
 
 export type ConnectionState = 'live' | 'reconnecting' | 'fallback' | 'offline'
@@ -39,25 +35,12 @@ export interface StreamConsumer {
 
 type Timer = ReturnType<typeof setTimeout>
 
-export interface StreamOptions {
-  preference?: TransportPreference
-  /** Heartbeat interval in ms assumed until `hello` says otherwise (default 15 000). */
-  heartbeatIntervalMs?: number
-  /** Missed heartbeats before the socket is declared stale (default 2.5). */
-  staleFactor?: number
-  /** Consecutive WebSocket attempts without `hello` before falling back (default 3). */
-  wsFailuresBeforeFallback?: number
-  /** Consecutive SSE attempts that delivered nothing before long-poll (default 2). */
-  sseFailuresBeforePoll?: number
-  /** Interval between WebSocket probes while on a fallback (default 15 000 ms). */
-  probeIntervalMs?: number
-  backoffBaseMs?: number
-  backoffCapMs?: number
-  pollWaitSeconds?: number
+export interface StreamOptions extends Omit<CoreOptions, 'random'> {
   WebSocket?: typeof WebSocket
   EventSource?: EventSourceCtor
   fetch?: FetchFn
   origin?: OriginLike
+  /** Milliseconds, like `Date.now()`. */
   now?: () => number
   random?: () => number
   setTimeout?: (fn: () => void, ms: number) => Timer
@@ -69,34 +52,20 @@ export interface StreamOptions {
   isOnline?: () => boolean
 }
 
-const ACK_EVERY_MS = 250
-const ACK_EVERY_EVENTS = 50
+const KIND: Record<LadderTransport, TransportKind> = { ws: 'websocket', sse: 'sse', poll: 'poll' }
 
 export class SessionStream {
   state: ConnectionState = 'reconnecting'
   transport: TransportKind | null = null
-  private readonly o: Required<Omit<StreamOptions, 'events' | 'document'>> & Pick<StreamOptions, 'events' | 'document'>
+  private readonly core: StreamCore
+  private readonly io: Required<Omit<StreamOptions, keyof CoreOptions | 'events' | 'document'>> &
+    Pick<StreamOptions, 'events' | 'document'>
   private socket: WebSocket | null = null
   private probe: WebSocket | null = null
   private fallback: FallbackTransport | null = null
-  private hello = new WeakSet<WebSocket>()
-  private heartbeatMs: number
-  /** The server's dead-peer timeout from `hello`, when known. */
-  private heartbeatTimeoutMs: number | null = null
-  private lastTraffic = 0
-  private attempt = 0
-  private wsFailures = 0
-  private fbFailures = 0
-  private probeFailures = 0
-  private pendingAcks = 0
-  private timers: Record<'reconnect' | 'watchdog' | 'ack' | 'probe' | 'probeDeadline' | 'fallback', Timer | null> = {
-    reconnect: null,
-    watchdog: null,
-    ack: null,
-    probe: null,
-    probeDeadline: null,
-    fallback: null,
-  }
+  private opened = false
+  private timer: Timer | null = null
+  private lastClose = { code: ABNORMAL_CLOSURE, reason: '' }
   private running = false
 
   constructor(
@@ -105,169 +74,173 @@ export class SessionStream {
     options: StreamOptions = {},
   ) {
     const g = globalThis as typeof globalThis & { window?: Window; document?: Document }
-    this.o = {
-      preference: options.preference ?? 'auto',
-      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
-      staleFactor: options.staleFactor ?? 2.5,
-      wsFailuresBeforeFallback: options.wsFailuresBeforeFallback ?? 3,
-      sseFailuresBeforePoll: options.sseFailuresBeforePoll ?? 2,
-      probeIntervalMs: options.probeIntervalMs ?? 15_000,
-      backoffBaseMs: options.backoffBaseMs ?? 500,
-      backoffCapMs: options.backoffCapMs ?? 10_000,
-      pollWaitSeconds: options.pollWaitSeconds ?? 25,
+    const random = options.random ?? Math.random
+    this.core = new StreamCore({ ...options, random })
+    this.io = {
       WebSocket: options.WebSocket ?? g.WebSocket,
       EventSource: options.EventSource ?? g.EventSource,
       fetch: options.fetch ?? ((input, init) => g.fetch(input, init)),
       origin: options.origin ?? g.location,
       now: options.now ?? (() => Date.now()),
-      random: options.random ?? Math.random,
       setTimeout: options.setTimeout ?? ((fn, ms) => g.setTimeout(fn, ms)),
       clearTimeout: options.clearTimeout ?? ((t) => g.clearTimeout(t)),
-      events: options.events === undefined ? g.window ?? null : options.events,
-      document: options.document === undefined ? g.document ?? null : options.document,
+      events: options.events === undefined ? (g.window ?? null) : options.events,
+      document: options.document === undefined ? (g.document ?? null) : options.document,
       isOnline: options.isOnline ?? (() => g.navigator?.onLine ?? true),
     }
-    this.heartbeatMs = this.o.heartbeatIntervalMs
   }
 
   /** Begin streaming from the consumer's cursor. */
   start(): void {
     if (this.running) return
     this.running = true
-    this.o.events?.addEventListener('online', this.onWake)
-    this.o.events?.addEventListener('offline', this.onOffline)
-    this.o.document?.addEventListener('visibilitychange', this.onVisibility)
-    if (this.o.preference === 'sse' || this.o.preference === 'poll') this.startFallback(this.o.preference)
-    else this.connect()
-    this.armWatchdog()
+    this.io.events?.addEventListener('online', this.onWake)
+    this.io.events?.addEventListener('offline', this.onOffline)
+    this.io.document?.addEventListener('visibilitychange', this.onVisibility)
+    this.run((now) => this.core.start(now))
   }
 
-  /** Stop everything: sockets, fallbacks, timers, listeners. */
+  /** Stop everything: sockets, fallbacks, the timer, listeners. */
   stop(): void {
     if (!this.running) return
     this.running = false
-    this.o.events?.removeEventListener('online', this.onWake)
-    this.o.events?.removeEventListener('offline', this.onOffline)
-    this.o.document?.removeEventListener('visibilitychange', this.onVisibility)
-    for (const key of Object.keys(this.timers) as (keyof typeof this.timers)[]) this.clear(key)
-    this.dropSocket('socket', 1000, 'client stopped')
+    this.io.events?.removeEventListener('online', this.onWake)
+    this.io.events?.removeEventListener('offline', this.onOffline)
+    this.io.document?.removeEventListener('visibilitychange', this.onVisibility)
+    if (this.timer !== null) this.io.clearTimeout(this.timer)
+    this.timer = null
+    this.dropConnection(1000, 'client stopped')
     this.dropSocket('probe', 1000, 'client stopped')
-    this.stopFallback()
+  }
+
+  // --- the loop: feed the core, perform its actions, arm the one timer ----------------------
+
+  private run(input: (now: number) => CoreAction[]): void {
+    if (!this.running) return
+    for (const action of input(this.io.now() / 1000)) this.perform(action)
+    if (!this.running) return
+    if (this.timer !== null) this.io.clearTimeout(this.timer)
+    this.timer = null
+    const deadline = this.core.deadline()
+    if (deadline === null) return
+    const delay = Math.max(0, deadline * 1000 - this.io.now())
+    this.timer = this.io.setTimeout(() => {
+      this.timer = null
+      this.run((now) => this.core.tick(now))
+    }, delay)
+  }
+
+  private perform(action: CoreAction): void {
+    switch (action.type) {
+      case 'connect':
+        return this.connect(action.transport)
+      case 'wait':
+        return this.setState(this.io.isOnline() ? 'reconnecting' : 'offline')
+      case 'give_up':
+        this.stop()
+        this.setState('offline')
+        this.consumer.onTerminal?.(action.close_code, this.lastClose.reason)
+        return
+      case 'probe':
+        this.probe = this.openSocket()
+        return
+      case 'drop_probe':
+        return this.dropSocket('probe', 4000, 'probe timeout')
+      case 'promote':
+        this.dropConnection(1000, 'replaced')
+        this.socket = this.probe
+        this.probe = null
+        this.opened = true
+        this.transport = 'websocket'
+        return this.setState('live')
+      case 'drop_stale':
+        this.dropConnection(4000, 'stale')
+        return
+      case 'ack':
+        if (this.socket) this.send(this.socket, { type: 'ack', seq: this.consumer.cursor().seq })
+        return
+    }
+  }
+
+  private connect(transport: LadderTransport): void {
+    this.dropConnection(4000, 'resume')
+    this.opened = false
+    this.transport = KIND[transport]
+    if (transport === 'ws') this.socket = this.openSocket()
+    else {
+      this.fallback =
+        transport === 'sse'
+          ? new SseTransport(this.sessionId, this.sink, this.io.EventSource)
+          : new PollTransport(this.sessionId, this.sink, this.io.fetch, { waitSeconds: this.core.pollWait })
+      this.fallback.start()
+    }
+    this.setState(this.io.isOnline() ? 'reconnecting' : 'offline')
+  }
+
+  private dropConnection(code: number, reason: string): void {
+    this.dropSocket('socket', code, reason)
+    this.fallback?.stop()
+    this.fallback = null
   }
 
   // --- WebSocket ---------------------------------------------------------------------------
 
-  private connect(): void {
-    this.clear('reconnect')
-    this.lastTraffic = this.o.now()
-    this.socket = this.open()
-    this.transport = 'websocket'
-  }
-
-  private open(): WebSocket {
-    const ws = new this.o.WebSocket(wsUrl(this.o.origin, this.sessionId, this.consumer.cursor()))
+  private openSocket(): WebSocket {
+    const ws = new this.io.WebSocket(wsUrl(this.io.origin, this.sessionId, this.consumer.cursor()))
     ws.onmessage = (m: MessageEvent) => this.onFrame(ws, m)
     ws.onclose = (e: CloseEvent) => this.onClose(ws, e)
     return ws
   }
 
   private onFrame(ws: WebSocket, message: MessageEvent): void {
-    if (ws !== this.socket && ws !== this.probe) return
     let frame: ServerFrame
     try {
       frame = JSON.parse(String(message.data)) as ServerFrame
     } catch {
       return
     }
-    if (frame.type === 'hello') return this.onHello(ws, frame)
-    if (ws !== this.socket) return // a probe only matters once it says hello
-    this.lastTraffic = this.o.now()
-    switch (frame.type) {
-      case 'ping':
-        this.send(ws, { type: 'pong', ts: frame.ts })
-        break
-      case 'event':
-        if (this.deliver(frame.event)) this.scheduleAck()
-        else this.restartSocket()
-        break
-      case 'events':
-        // several ready events in one frame: applied one by one, exactly like 'event' frames
-        if (frame.events.every((event) => this.deliver(event))) this.scheduleAck()
-        else this.restartSocket()
-        break
-      case 'reset':
-        this.consumer.reset(frame.snapshot)
-        this.scheduleAck()
-        break
-      default:
-        break // pong; error (its close follows and decides)
-    }
-  }
-
-  private onHello(ws: WebSocket, hello: Hello): void {
     if (ws === this.probe) {
-      // The probe works: it becomes the stream and the fallback stops. Its replay starts at the
-      // cursor of probe time; events the fallback applied since are ignored as duplicates.
-      this.clear('probeDeadline')
-      this.probe = null
-      this.stopFallback()
-      this.dropSocket('socket', 1000, 'replaced')
-      this.socket = ws
-      this.probeFailures = 0
+      if (frame.type === 'hello') this.run((now) => this.core.probeOpened(now, frame))
+      return // a probe only matters once it says hello
     }
     if (ws !== this.socket) return
-    this.hello.add(ws)
-    this.lastTraffic = this.o.now()
-    this.learnHeartbeat(hello)
-    this.attempt = 0
-    this.wsFailures = 0
-    this.transport = 'websocket'
-    this.setState('live')
+    this.run((now) => {
+      this.core.traffic(now)
+      switch (frame.type) {
+        case 'hello':
+          return this.onOpened(now, 'live', frame)
+        case 'ping':
+          this.send(ws, { type: 'pong', ts: frame.ts })
+          return []
+        case 'event':
+          return this.deliver(frame.event) ? this.core.applied(now) : this.core.resume(now)
+        case 'events':
+          // several ready events in one frame: applied one by one, exactly like 'event' frames
+          return frame.events.every((e) => this.deliver(e)) ? this.core.applied(now) : this.core.resume(now)
+        case 'reset':
+          this.consumer.reset(frame.snapshot)
+          return this.core.applied(now)
+        default:
+          return [] // pong; error (its close follows and decides)
+      }
+    })
   }
 
   private onClose(ws: WebSocket, event: CloseEvent): void {
     if (ws === this.probe) {
       this.probe = null
-      this.clear('probeDeadline')
-      this.probeFailures++
-      this.scheduleProbe()
-      return
-    }
-    if (ws !== this.socket) return
-    this.socket = null
-    this.clear('ack')
-    if (!shouldReconnect(event.code)) {
-      this.stop()
-      this.setState('offline')
-      this.consumer.onTerminal?.(event.code, event.reason)
-      return
-    }
-    if (!this.hello.has(ws)) this.wsFailures++
-    if (this.o.preference === 'auto' && this.wsFailures >= this.o.wsFailuresBeforeFallback) {
-      this.startFallback('sse')
-    } else {
-      this.scheduleReconnect()
+      this.run((now) => this.core.probeFailed(now))
+    } else if (ws === this.socket) {
+      this.socket = null
+      this.lastClose = { code: event.code, reason: event.reason }
+      this.run((now) => this.core.closed(now, event.code))
     }
   }
 
-  private scheduleReconnect(delayMs?: number): void {
-    this.clear('reconnect')
-    this.setState(this.o.isOnline() ? 'reconnecting' : 'offline')
-    const delay = delayMs ?? this.nextDelay()
-    this.timers.reconnect = this.o.setTimeout(() => {
-      this.timers.reconnect = null
-      if (this.running) this.connect()
-    }, delay)
-  }
-
-  private nextDelay(): number {
-    return backoffDelay(this.attempt++, this.o.random, { baseMs: this.o.backoffBaseMs, capMs: this.o.backoffCapMs })
-  }
-
-  /** A gap (or a rejected event): reopen from the consumer's cursor right away. */
-  private restartSocket(): void {
-    this.dropSocket('socket', 4000, 'resume')
-    this.scheduleReconnect(0)
+  private onOpened(now: number, state: ConnectionState, hello?: Hello): CoreAction[] {
+    this.opened = true
+    this.setState(state)
+    return this.core.opened(now, hello)
   }
 
   private dropSocket(which: 'socket' | 'probe', code: number, reason: string): void {
@@ -287,18 +260,6 @@ export class SessionStream {
     if (ws.readyState === 1) ws.send(JSON.stringify(frame))
   }
 
-  private scheduleAck(): void {
-    this.pendingAcks++
-    if (this.pendingAcks >= ACK_EVERY_EVENTS) return this.flushAck()
-    if (this.timers.ack === null) this.timers.ack = this.o.setTimeout(() => this.flushAck(), ACK_EVERY_MS)
-  }
-
-  private flushAck(): void {
-    this.clear('ack')
-    this.pendingAcks = 0
-    if (this.socket) this.send(this.socket, { type: 'ack', seq: this.consumer.cursor().seq })
-  }
-
   private deliver(event: Event): boolean {
     try {
       this.consumer.apply(event)
@@ -308,149 +269,38 @@ export class SessionStream {
     }
   }
 
-  // --- watchdog ----------------------------------------------------------------------------
-
-  private armWatchdog(): void {
-    const tick = Math.max(250, Math.min(1000, this.heartbeatMs / 4))
-    this.timers.watchdog = this.o.setTimeout(() => {
-      this.timers.watchdog = null
-      if (!this.running) return
-      this.checkStale()
-      this.armWatchdog()
-    }, tick)
-  }
-
-  /**
-   * A silent socket found by the periodic tick means a black hole on the path: fall back. One
-   * found on waking up (sleep, background tab, network change) is just dead: reconnect at once.
-   */
-  private checkStale(waking = false): void {
-    const silent = this.o.now() - this.lastTraffic
-    if (this.socket && silent > this.staleMs()) {
-      this.dropSocket('socket', 4000, 'stale')
-      if (waking) this.scheduleReconnect(0)
-      else if (this.o.preference === 'auto') this.startFallback('sse')
-      else this.scheduleReconnect()
-    } else if (this.fallback?.heartbeats && silent > this.staleMs()) {
-      this.restartFallback(0) // an SSE stream that sends pings went quiet
-    } else if (this.fallback?.kind === 'poll' && silent > (this.o.pollWaitSeconds + 10) * 1000) {
-      this.restartFallback(0) // a long-poll request hung past its own deadline
-    }
-  }
-
-  // --- fallbacks and the way back ----------------------------------------------------------
+  // --- fallbacks report here ---------------------------------------------------------------
 
   private readonly sink: Sink = {
     cursor: () => this.consumer.cursor(),
-    traffic: () => {
-      this.lastTraffic = this.o.now()
+    traffic: () => this.core.traffic(this.io.now() / 1000),
+    ping: () =>
+      this.run((now) => {
+        this.core.ssePing(now) // SSE is watched from now on: re-arm the timer
+        return []
+      }),
+    opened: (hello) => this.run((now) => (this.opened ? [] : this.onOpened(now, 'fallback', hello))),
+    event: (event) => {
+      if (this.deliver(event)) return true
+      if (this.transport === 'sse') this.run((now) => this.core.resume(now))
+      return false // long-poll: the next request starts from the cursor anyway
     },
-    opened: (hello) => {
-      if (hello) this.learnHeartbeat(hello)
-      this.fbFailures = 0
-      this.attempt = 0
-      this.setState('fallback')
-    },
-    event: (event) => this.deliver(event),
     reset: (snapshot) => this.consumer.reset(snapshot),
-    failed: (opened) => {
-      if (opened) this.fbFailures = 0
-      else this.fbFailures++
-      const kind = this.fallback?.kind
-      if (kind === 'sse' && this.o.preference !== 'sse' && this.fbFailures >= this.o.sseFailuresBeforePoll) {
-        this.startFallback('poll')
-        return
-      }
-      this.setState(this.o.isOnline() ? 'reconnecting' : 'offline')
-      this.restartFallback(this.nextDelay())
+    failed: (code) => {
+      this.fallback = null
+      this.lastClose = { code, reason: '' }
+      this.run((now) => this.core.closed(now, code))
     },
-  }
-
-  private startFallback(kind: 'sse' | 'poll'): void {
-    this.clear('reconnect')
-    this.dropSocket('socket', 4000, 'fallback')
-    this.stopFallback()
-    this.fbFailures = 0
-    this.lastTraffic = this.o.now()
-    this.fallback =
-      kind === 'sse'
-        ? new SseTransport(this.sessionId, this.sink, this.o.EventSource)
-        : new PollTransport(this.sessionId, this.sink, this.o.fetch, { waitSeconds: this.o.pollWaitSeconds })
-    this.transport = kind
-    this.setState('reconnecting')
-    this.fallback.start()
-    if (this.o.preference === 'auto') this.scheduleProbe()
-  }
-
-  private restartFallback(delay: number): void {
-    this.clear('fallback')
-    this.timers.fallback = this.o.setTimeout(() => {
-      this.timers.fallback = null
-      if (!this.running || !this.fallback) return
-      this.lastTraffic = this.o.now()
-      this.fallback.start()
-    }, delay)
-  }
-
-  private stopFallback(): void {
-    this.clear('fallback')
-    this.clear('probe')
-    this.fallback?.stop()
-    this.fallback = null
-  }
-
-  private scheduleProbe(delayMs?: number): void {
-    if (!this.fallback || this.o.preference !== 'auto' || this.probe) return
-    this.clear('probe')
-    const base = this.o.probeIntervalMs
-    const delay = delayMs ?? Math.min(base * 2 ** Math.min(this.probeFailures, 2), 4 * base)
-    this.timers.probe = this.o.setTimeout(() => {
-      this.timers.probe = null
-      this.runProbe()
-    }, delay)
-  }
-
-  private runProbe(): void {
-    if (!this.running || !this.fallback || this.probe) return
-    this.probe = this.open()
-    this.timers.probeDeadline = this.o.setTimeout(() => {
-      this.timers.probeDeadline = null
-      this.dropSocket('probe', 4000, 'probe timeout')
-      this.probeFailures++
-      this.scheduleProbe()
-    }, this.staleMs())
-  }
-
-  private learnHeartbeat(hello: Hello): void {
-    if (hello.heartbeat_interval > 0) this.heartbeatMs = hello.heartbeat_interval * 1000
-    if (hello.heartbeat_timeout > 0) this.heartbeatTimeoutMs = hello.heartbeat_timeout * 1000
-  }
-
-  /**
-   * Silence that means a dead link: `staleFactor` heartbeat intervals, or sooner, interval +
-   * the server's own timeout once `hello` told us (25 s with the defaults, against 37.5 s).
-   */
-  private staleMs(): number {
-    const byFactor = this.o.staleFactor * this.heartbeatMs
-    if (this.heartbeatTimeoutMs === null) return byFactor
-    return Math.min(byFactor, this.heartbeatMs + this.heartbeatTimeoutMs)
   }
 
   // --- wake-ups ----------------------------------------------------------------------------
 
   private readonly onWake = (): void => {
-    if (!this.running) return
-    if (this.timers.reconnect !== null) {
-      this.attempt = 0
-      this.connect() // was waiting out a backoff: try now
-    } else if (this.fallback && this.o.preference === 'auto') {
-      this.scheduleProbe(0)
-    }
-    if (this.state === 'offline') {
-      if (this.socket && this.hello.has(this.socket)) this.setState('live')
-      else if (this.socket || this.timers.reconnect === null) this.setState('reconnecting')
-    }
-    this.checkStale(true)
+    this.run((now) => {
+      const actions = this.core.wake(now)
+      if (this.state === 'offline') this.setState(this.opened ? (this.socket ? 'live' : 'fallback') : 'reconnecting')
+      return actions
+    })
   }
 
   private readonly onOffline = (): void => {
@@ -458,17 +308,11 @@ export class SessionStream {
   }
 
   private readonly onVisibility = (): void => {
-    if (this.o.document?.visibilityState === 'visible') this.onWake()
+    if (this.io.document?.visibilityState === 'visible') this.onWake()
   }
 
   private setState(state: ConnectionState): void {
     this.state = state
     this.consumer.onConnection?.(state, this.transport)
-  }
-
-  private clear(key: keyof typeof this.timers): void {
-    const t = this.timers[key]
-    if (t !== null) this.o.clearTimeout(t)
-    this.timers[key] = null
   }
 }

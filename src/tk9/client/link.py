@@ -51,10 +51,15 @@ Update = Applied | Replaced
 class Closed(Exception):
     """The connection ended; ``code`` decides whether to reconnect."""
 
-    def __init__(self, code: int, reason: str = "", *, ws_refused: bool = False) -> None:
+    def __init__(
+        self, code: int, reason: str = "", *, ws_refused: bool = False, resume: str | None = None
+    ) -> None:
         super().__init__(f"closed with {code} {reason}".strip())
         self.code = code
         self.reason = reason
+        self.resume = resume
+        """Set when the follower ended the connection itself: ``stale`` (silent past the bound),
+        ``gap`` or ``epoch_mismatch`` (reopen from the cursor at once)."""
         self.ws_refused = ws_refused
         """The WebSocket upgrade was answered with plain HTTP: tk9 always accepts an upgrade
         (an unknown session is a 4404 close after it), so something on the path — a proxy

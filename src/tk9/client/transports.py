@@ -154,7 +154,7 @@ async def run_ws(link: Link) -> AsyncGenerator[Update]:
                         if action.reason == "stale":
                             # presumed dead: a close handshake would wait close_timeout on it
                             ws.transport.abort()
-                        raise Closed(ABNORMAL, f"resume: {action.reason}")
+                        raise Closed(ABNORMAL, f"resume: {action.reason}", resume=action.reason)
                 if link.stop_when_finished and follower.finished:
                     ack = follower.ack_now(link.now())
                     if ack is not None:
@@ -259,7 +259,7 @@ async def run_sse(link: Link) -> AsyncGenerator[Update]:
                     yield update
                 for action in control:
                     if isinstance(action, Resume):
-                        raise Closed(ABNORMAL, f"resume: {action.reason}")
+                        raise Closed(ABNORMAL, f"resume: {action.reason}", resume=action.reason)
                 if link.stop_when_finished and follower.finished:
                     return
         finally:
@@ -308,6 +308,6 @@ async def run_poll(link: Link) -> AsyncGenerator[Update]:
             yield update
         for action in control:
             if isinstance(action, Resume):
-                raise Closed(ABNORMAL, f"resume: {action.reason}")
+                raise Closed(ABNORMAL, f"resume: {action.reason}", resume=action.reason)
         if link.stop_when_finished and follower.finished:
             return

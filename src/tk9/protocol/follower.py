@@ -17,8 +17,10 @@ pages are all fed through the same methods). It returns *actions*; the driver
 * :class:`Resume` — the stream cannot continue on this connection (a gap, an event of another
   epoch, or a silent server — "stale"): close it and reconnect from the cursor.
 
-Reconnecting is decided by :meth:`Follower.on_close`: terminal close codes
-(:func:`tk9.errors.should_reconnect`) stop the follower, everything else waits a jittered,
+Which transport to use and when to reconnect is :mod:`tk9.protocol.ladder`'s job (the same
+ladder as the browser's, tested against the same fixtures). :meth:`Follower.on_close` remains
+for callers that drive one transport by hand: terminal close codes
+(:func:`tk9.errors.should_reconnect`) stop, everything else waits the ladder's jittered,
 exponentially growing delay capped at ``backoff_cap`` (10 s) — the random source is injected,
 so tests are deterministic. That backoff is what a server that refuses, answers 5xx or is down
 sees: every attempt that *fails* grows it, so thousands of viewers do not stampede.
@@ -55,6 +57,7 @@ from typing import Literal
 from tk9.errors import should_reconnect
 from tk9.events import TERMINAL_RUN_STATUSES, Event, EventType, RunStatus
 from tk9.protocol.cursor import Cursor
+from tk9.protocol.ladder import backoff_delay
 from tk9.protocol.messages import (
     ErrorFrame,
     EventFrame,
@@ -185,6 +188,9 @@ class Follower:
         self.duplicates = 0
         self.attempt = 0
         """Consecutive failed connections; 0 after a connection got its ``hello``."""
+        self.greetings = 0
+        """``hello`` frames and long-poll pages seen: the driver tells from it whether a
+        connection opened (:meth:`tk9.protocol.ladder.Ladder.opened`)."""
         self.last_error: ErrorFrame | None = None
         self._head_epoch = epoch
         self._last_frame_at: float | None = None
@@ -220,10 +226,10 @@ class Follower:
         if not should_reconnect(close_code):
             return Stop("terminal close code", close_code)
         self.attempt += 1
-        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2 ** (self.attempt - 1))
         # "Equal jitter": never less than half the ceiling, so a flapping server is not hammered,
         # and spread over the other half so viewers do not reconnect in lockstep.
-        delay = ceiling / 2 + self._random() * ceiling / 2
+        policy = self.policy
+        delay = backoff_delay(self.attempt, self._random(), policy.backoff_base, policy.backoff_cap)
         return Reconnect(delay=delay, attempt=self.attempt)
 
     # --- frames --------------------------------------------------------------------------------
@@ -263,6 +269,7 @@ class Follower:
         """The server accepted the subscription: learn its epoch, head and heartbeat."""
         self._last_frame_at = now
         self.attempt = 0
+        self.greetings += 1
         self.heartbeat_interval = hello.heartbeat_interval
         self.heartbeat_timeout = hello.heartbeat_timeout
         if self._epoch is None:
@@ -310,6 +317,7 @@ class Follower:
         """A long-poll page: an optional reset, then events."""
         self._last_frame_at = now
         self.attempt = 0
+        self.greetings += 1
         actions: list[Action] = []
         if page.reset is not None:
             actions.extend(self.on_reset(page.reset, now, "reset"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12
 
 from tk9.research.corpus import CorpusIndex, folder_source, wiki_source
 from tk9.research.documents import wiki_data_file

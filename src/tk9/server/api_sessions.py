@@ -27,6 +27,7 @@ from tk9.research.validate import (
 from tk9.server.auth import can_see, current_user, owner_meta
 from tk9.server.context import AppContext, Ctx
 from tk9.server.paths import parse_session_id
+from tk9.server.rest_models import AppConfig, CancelResult, LanguageOption
 from tk9.server.retention import remove_session
 from tk9.sessions import SessionService, SessionSummary, summary
 from tk9.state import SessionState
@@ -136,10 +137,10 @@ async def get_snapshot(session_id: str, ctx: Ctx) -> Response:
 
 
 @router.post("/api/sessions/{session_id}/cancel", status_code=202)
-async def cancel_session(session_id: str, ctx: Ctx) -> dict[str, bool]:
+async def cancel_session(session_id: str, ctx: Ctx) -> CancelResult:
     sid = parse_session_id(session_id)
     await ctx.log.info(sid)  # 404 for unknown sessions
-    return {"cancelled": await ctx.runs.cancel(sid)}
+    return CancelResult(cancelled=await ctx.runs.cancel(sid))
 
 
 @router.delete("/api/sessions/{session_id}", status_code=204)
@@ -178,7 +179,7 @@ async def language_routes(ctx: AppContext) -> dict[str, Route]:
 
 
 @router.get("/api/config")
-async def config(ctx: Ctx) -> dict[str, Any]:
+async def config(ctx: Ctx) -> AppConfig:
     """What the new-research form needs: limits, engines, and for every language how its
     report would be translated (``source``/``apertium``/``llm``/``none``, and ``via`` saying
     which pair or why not), so a run that would stay in English is announced before it starts;
@@ -186,21 +187,21 @@ async def config(ctx: Ctx) -> dict[str, Any]:
     s = ctx.settings
     routes = await language_routes(ctx)
     corpus = await asyncio.to_thread(corpus_info, s)
-    return {
-        "languages": [
-            {"code": r.code, "name": r.name, "translation": r.method, "via": r.how}
+    return AppConfig(
+        languages=[
+            LanguageOption(code=r.code, name=r.name, translation=r.method, via=r.how)
             for r in routes.values()
         ],
-        "source_language": SOURCE_LANGUAGE,
-        "translation_targets": [r.code for r in routes.values() if r.method != "none"],
-        "engines": [s.engine],
-        "min_subject": MIN_SUBJECT,
-        "max_subject": MAX_SUBJECT,
-        "heartbeat_interval": s.heartbeat_interval,
-        "heartbeat_timeout": s.heartbeat_timeout,
-        "demo": s.demo_producer,
-        "corpus": corpus,
-    }
+        source_language=SOURCE_LANGUAGE,
+        translation_targets=[r.code for r in routes.values() if r.method != "none"],
+        engines=[s.engine],
+        min_subject=MIN_SUBJECT,
+        max_subject=MAX_SUBJECT,
+        heartbeat_interval=s.heartbeat_interval,
+        heartbeat_timeout=s.heartbeat_timeout,
+        demo=s.demo_producer,
+        corpus=corpus,
+    )
 
 
 @router.get("/metrics", include_in_schema=False)
