@@ -10,6 +10,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 import tk9
@@ -103,7 +104,7 @@ async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> Ses
         **owner_meta(user, ctx.settings.auth),
     }
     info = await ctx.log.create(session_id, meta)
-    ctx.runs.start(session_id, subject, language)
+    ctx.storage.watch(session_id, ctx.runs.start(session_id, subject, language))
     if ctx.limits is not None:
         ctx.limits.started(user, session_id)
     route = (await language_routes(ctx))[language]
@@ -185,17 +186,25 @@ async def delete_session(session_id: str, ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/api/health")
-async def health(ctx: Ctx) -> dict[str, Any]:
+@router.get(
+    "/api/health",
+    responses={503: {"description": "degraded: writes fail (``cause`` says why)"}},
+)
+async def health(ctx: Ctx) -> JSONResponse:
+    """``ok``, or 503 ``degraded`` with the ``cause`` while the data directory takes no write
+    (a full disk; :mod:`tk9.server.storage`)."""
     started = time.perf_counter()
     await ctx.log.list_streams()
-    return {
-        "status": "ok",
+    cause = await ctx.storage.health()
+    body = {
+        "status": "degraded" if cause else "ok",
+        "cause": cause,
         "version": tk9.__version__,
         "log_backend": ctx.settings.log_backend,
         "engine": ctx.settings.engine,
         "log_latency_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    return JSONResponse(body, status_code=503 if cause else 200)
 
 
 async def language_routes(ctx: AppContext) -> dict[str, Route]:

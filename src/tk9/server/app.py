@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from tk9.server.metrics import Metrics
 from tk9.server.retention import retention_loop
 from tk9.server.snapshots import SnapshotCache, SnapshotKeeper
 from tk9.server.static import mount_dashboard
+from tk9.server.storage import DISK_FULL, is_disk_full
 from tk9.server.tracking import TrackingLog
 from tk9.settings import Settings
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             from tk9.accounts.store import open_user_store
 
             ctx.users = open_user_store(settings.db_path)
+        disk_full = await ctx.storage.recover()  # before: these did not stop with the server
         interrupted = await ctx.runs.mark_interrupted()
         await api_sessions.language_routes(ctx)  # read installed Apertium pairs once
         # The start-up heap (every imported module) lives as long as the process: keep the
@@ -103,6 +106,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             log_backend=settings.log_backend,
             data_dir=str(settings.data_dir),
             interrupted_runs=len(interrupted),
+            disk_full_runs=len(disk_full),
             demo_producer=settings.demo_producer,
             auth=settings.auth,
         )
@@ -113,6 +117,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             if sweeper is not None:
                 sweeper.cancel()
             await ctx.runs.shutdown()
+            await ctx.storage.stop()
             await ctx.hub.drop_all(1012)
             await ctx.broadcasts.close()
             await log.close()
@@ -130,6 +135,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        """A full disk is the server's state, not a bug: 503 with the cause (else a 500)."""
+        if not is_disk_full(exc):
+            raise exc
+        ctx.storage.cause = DISK_FULL
+        error = {"code": "storage_full", "message": DISK_FULL, "retryable": True}
+        return JSONResponse({"error": error}, status_code=503, headers={"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
