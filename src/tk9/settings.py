@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     """Sustained session-creation rate per user; beyond it 429 + Retry-After."""
     user_max_active_runs: int = Field(default=5, ge=1)
     """Runs a user may have queued or running at once (accounts only); beyond it 429."""
+    user_runs_per_day: int | None = Field(default=None, ge=1)
+    """Runs a user may start in any 24 hours (accounts, non-admins; default: no quota); 429."""
+    user_storage_mb: float | None = Field(default=None, gt=0)
+    """Disk a user's sessions' files may use (accounts, non-admins; default: no quota); over it
+    new runs are refused with 403 until sessions are deleted."""
     max_active_runs: int = Field(default=200, ge=1)
     """Runs queued or running in this process, all users together; beyond it 429."""
     ws_frames_per_second: float = Field(default=100.0, gt=0)

@@ -25,7 +25,7 @@ from tk9.research.validate import (
     SOURCE_LANGUAGE,
     validate_request,
 )
-from tk9.server.auth import can_see, current_user, owner_meta
+from tk9.server.auth import OWNER_KEY, can_see, current_user, owner_meta
 from tk9.server.context import AppContext, Ctx
 from tk9.server.paths import parse_session_id
 from tk9.server.retention import remove_session
@@ -92,6 +92,8 @@ async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> Ses
         check_corpus(ctx.settings)
     if ctx.limits is not None:
         ctx.limits.admit(user, ctx.runs.active())  # 429 + Retry-After; nothing created
+        streams = await ctx.log.list_streams()
+        await ctx.limits.check_quota(user, OWNER_KEY, streams, ctx.settings.outputs_dir)
     session_id = str(uuid.uuid4())
     created_at = ctx.clock.wall()
     meta: dict[str, Any] = {
