@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 import tk9
 from tk9.errors import Conflict, InvalidInput
@@ -20,6 +20,7 @@ from tk9.research.corpus_info import corpus_info
 from tk9.research.retrieval import check_corpus
 from tk9.research.translate import Route, apertium_pairs, translation_routes
 from tk9.research.validate import (
+    ISO_639_1,
     MAX_SUBJECT,
     MIN_SUBJECT,
     SOURCE_LANGUAGE,
@@ -34,12 +35,23 @@ from tk9.state import SessionState
 router = APIRouter()
 
 
+_SUBJECT_PATTERN = "[A-Za-z0-9][^\\n]*[A-Za-z0-9][^\\n]*[A-Za-z0-9]"
+
+
+_LANGUAGES: list[JsonValue] = [*sorted(ISO_639_1)]
+
+
 class CreateSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # Lengths are checked (after whitespace normalisation) by validate_request; this bound only
     # keeps absurd bodies from being parsed further.
-    subject: str = Field(max_length=20 * MAX_SUBJECT)
-    language: str = Field(max_length=32)
+    subject: str = Field(
+        max_length=20 * MAX_SUBJECT,
+        # what the schema promises is always accepted (at least 3 letters or digits, at most
+        # MAX_SUBJECT characters); validate_request's own bounds are a little wider
+        json_schema_extra={"maxLength": MAX_SUBJECT, "pattern": _SUBJECT_PATTERN},
+    )
+    language: str = Field(json_schema_extra={"enum": _LANGUAGES})  # any case accepted
 
 
 class SessionCreated(BaseModel):

@@ -20,7 +20,15 @@ from tk9.errors import RateLimited, Tk9Error
 from tk9.log.base import EventLog
 from tk9.log.factory import make_event_log
 from tk9.log.snapshot_store import make_snapshot_store
-from tk9.server import api_auth, api_files, api_sessions, api_stream, api_testhooks, ws
+from tk9.server import (
+    api_auth,
+    api_files,
+    api_sessions,
+    api_stream,
+    api_testhooks,
+    openapi,
+    ws,
+)
 from tk9.server.auth import AccessGate
 from tk9.server.context import AppContext, Runs
 from tk9.server.demo import DemoRuns
@@ -161,6 +169,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         }
         return JSONResponse(body, status_code=422)
 
+    openapi.install(app)
     app.include_router(api_auth.router)
     app.include_router(api_sessions.router)
     app.include_router(api_stream.router)
