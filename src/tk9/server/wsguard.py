@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
-from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
@@ -134,8 +133,10 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
         self.release()
 
     async def send(self, message: ASGISendEvent) -> None:
-        if self.flood_closed:  # the app learns it the way it learns of any lost peer
-            raise ClientDisconnected()
+        if self.flood_closed:
+            # dropped: the app learns of the close from its receive side (one disconnect
+            # message), so its reader ends the connection and nothing else fails meanwhile
+            return
         await super().send(message)
 
     # --- backpressure -----------------------------------------------------------------------
