@@ -1,7 +1,9 @@
-"""Abuse figures for docs/security.md: a real ``tk9 serve`` (accounts on) against huge bodies
-and slowloris connections; prints what it measured.
+"""Abuse figures for docs/security.md: a real ``tk9 serve`` (accounts on) against huge bodies,
+slowloris connections, a session-creation flood and a WebSocket ping/frame flood from a client
+that never reads; prints what it measured.
 
-    uv run python bench/edge.py
+    uv run python bench/edge.py            # everything
+    uv run python bench/edge.py --flood    # only the WebSocket floods
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.wsflood import flood_probe  # noqa: E402
 from tests.server.accounts import seed_users  # noqa: E402
 
 
@@ -53,6 +56,11 @@ def main() -> None:
                 time.sleep(0.1)
         base = rss_kib(proc.pid)
         print(f"idle RSS: {base / 1024:.1f} MiB")
+        for kind in ("ping", "text"):
+            flood_probe(url, port, tokens, proc.pid, kind)
+        flood_probe(url, port, tokens, proc.pid, "ping", pause=0.05)  # under the frame budget
+        if "--flood" in sys.argv:
+            return
 
         body = b"x" * (100 * 1024 * 1024)
         started = time.perf_counter()

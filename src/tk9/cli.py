@@ -60,6 +60,7 @@ def serve(
     from tk9.server.app import create_app
     from tk9.server.logging import configure_logging
     from tk9.server.slowloris import DeadlineH11Protocol
+    from tk9.server.wsguard import guarded_ws
 
     settings = build_settings(host=host, port=port, data_dir=data_dir, log_backend=log_backend)
     configure_logging(settings.log_level, settings.log_json)
@@ -78,7 +79,7 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=False,
-        ws="websockets-sansio",
+        ws=guarded_ws(settings),  # websockets-sansio + frame budget, backpressure (wsguard)
         ws_max_size=16 * settings.max_frame_bytes,
         ws_ping_interval=None,  # tk9's own heartbeat (docs/protocol.md) detects dead peers
         # small JSON frames gain little from permessage-deflate, and each compressed socket

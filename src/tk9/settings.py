@@ -55,14 +55,28 @@ class Settings(BaseSettings):
     """Sustained session-creation rate per user; beyond it 429 + Retry-After."""
     user_max_active_runs: int = Field(default=5, ge=1)
     """Runs a user may have queued or running at once (accounts only); beyond it 429."""
+    user_runs_per_day: int | None = Field(default=None, ge=1)
+    """Runs a user may start in any 24 hours (accounts, non-admins; default: no quota); 429."""
+    user_storage_mb: float | None = Field(default=None, gt=0)
+    """Disk a user's sessions' files may use (accounts, non-admins; default: no quota); over it
+    new runs are refused with 403 until sessions are deleted."""
     max_active_runs: int = Field(default=200, ge=1)
     """Runs queued or running in this process, all users together; beyond it 429."""
+    ws_frames_per_second: float = Field(default=100.0, gt=0)
+    """WebSocket frames (pings included) one connection may send per second, sustained; over
+    it (and the burst) the server closes it with 1008 (``tk9.server.wsguard``)."""
+    ws_frame_burst: int = Field(default=500, ge=1)
+    ws_bytes_per_second: float = Field(default=512 * 1024, gt=0)
+    """WebSocket payload bytes one connection may send per second, sustained (1008 beyond)."""
+    ws_byte_burst: int = Field(default=2 * 1024 * 1024, ge=1024)
     login_burst: int = Field(default=10, ge=1)
     """Sign-in attempts one client address may make at once (then ``TK9_LOGIN_PER_MINUTE``)."""
     login_per_minute: float = Field(default=10.0, gt=0)
     retention_days: float | None = Field(default=None, gt=0)
     """Finished sessions older than this are removed, events and files together (default:
     kept forever)."""
+    storage_retry: float = Field(default=5.0, gt=0)
+    """Seconds between attempts to record a run that a full disk stopped (docs/security.md)."""
     login_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     """Seconds a dashboard login (its cookie) stays valid."""
 

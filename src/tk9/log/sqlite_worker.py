@@ -251,7 +251,9 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 def storage_error(exc: Exception) -> Exception:
     if isinstance(exc, sqlite3.Error):
-        return Unavailable(f"event log storage failed: {exc}")
+        error = Unavailable(f"event log storage failed: {exc}")
+        error.__cause__ = exc  # the SQLite error says why (a full disk: tk9.server.storage)
+        return error
     return exc
 
 

@@ -16,6 +16,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import nh3
 from docx import Document as DocxDocument
@@ -162,8 +163,48 @@ def _add_runs(paragraph: Paragraph, children: list[Token]) -> None:
             paragraph.add_run().add_break()
 
 
+def safe_markdown(markdown: str) -> str:
+    """The report's Markdown with raw HTML shown as text and no server file paths.
+
+    Subjects, source titles and source text end up in the report; a viewer that renders
+    Markdown with HTML enabled would run a ``<script>`` or an ``<img onerror>`` found there.
+    markdown-it (HTML on, as such a viewer would parse it) finds every raw HTML block and
+    inline tag; each is rewritten with its ``<``/``>`` as entities, so it reads the same and
+    runs nowhere. ``file:`` URIs (documents of a local corpus) would show where the server
+    keeps its files: they are replaced by the file's name.
+    """
+    lines = markdown.splitlines(keepends=True)
+    for token in MarkdownIt("commonmark", {"html": True}).parse(markdown):
+        if token.map is None:
+            continue
+        start, end = token.map
+        if token.type == "html_block":
+            for i in range(start, end):
+                lines[i] = html.escape(lines[i], quote=False)
+            continue
+        edits: list[tuple[str, str]] = []
+        for child in token.children or []:
+            if child.type == "html_inline":
+                edits.append((child.content, html.escape(child.content, quote=False)))
+            elif child.type == "text" and "file:" in child.content:
+                # markdown-it refuses to link file: URIs, so they stay text like <file:///…>
+                for word in child.content.split():
+                    uri = word.strip("<>()[]")
+                    if uri.startswith("file:"):
+                        name = unquote(urlsplit(uri).path).rsplit("/", 1)[-1]
+                        edits += [(f"<{uri}>", f"local document *{name}*"), (uri, name)]
+        if edits:
+            segment = "".join(lines[start:end])
+            for old, new in edits:
+                segment = segment.replace(old, new)
+            lines[start:end] = [segment] + [""] * (end - start - 1)
+    return "".join(lines)
+
+
 def render_all(markdown: str, title: str, language: str) -> dict[FileKind, bytes]:
-    """Markdown, PDF and DOCX bytes of one report (blocking; run it in a thread)."""
+    """Markdown, PDF and DOCX bytes of one report (blocking; run it in a thread); the
+    Markdown made safe first (:func:`safe_markdown`), so every format shows the same text."""
+    markdown = safe_markdown(markdown)
     tokens = parse(markdown)
     document_html = to_html(tokens, title, language)
     return {

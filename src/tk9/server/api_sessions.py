@@ -7,10 +7,11 @@ import base64
 import binascii
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 import tk9
 from tk9.errors import Conflict, InvalidInput
@@ -19,12 +20,13 @@ from tk9.research.corpus_info import corpus_info
 from tk9.research.retrieval import check_corpus
 from tk9.research.translate import Route, apertium_pairs, translation_routes
 from tk9.research.validate import (
+    ISO_639_1,
     MAX_SUBJECT,
     MIN_SUBJECT,
     SOURCE_LANGUAGE,
     validate_request,
 )
-from tk9.server.auth import can_see, current_user, owner_meta
+from tk9.server.auth import OWNER_KEY, can_see, current_user, owner_meta
 from tk9.server.context import AppContext, Ctx
 from tk9.server.paths import parse_session_id
 from tk9.server.rest_models import AppConfig, CancelResult, LanguageOption
@@ -37,12 +39,23 @@ __all__ = ["SessionSummary", "router"]
 router = APIRouter()
 
 
+_SUBJECT_PATTERN = "[A-Za-z0-9][^\\n]*[A-Za-z0-9][^\\n]*[A-Za-z0-9]"
+
+
+_LANGUAGES: list[JsonValue] = [*sorted(ISO_639_1)]
+
+
 class CreateSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # Lengths are checked (after whitespace normalisation) by validate_request; this bound only
     # keeps absurd bodies from being parsed further.
-    subject: str = Field(max_length=20 * MAX_SUBJECT)
-    language: str = Field(max_length=32)
+    subject: str = Field(
+        max_length=20 * MAX_SUBJECT,
+        # what the schema promises is always accepted (at least 3 letters or digits, at most
+        # MAX_SUBJECT characters); validate_request's own bounds are a little wider
+        json_schema_extra={"maxLength": MAX_SUBJECT, "pattern": _SUBJECT_PATTERN},
+    )
+    language: str = Field(json_schema_extra={"enum": _LANGUAGES})  # any case accepted
 
 
 class SessionCreated(BaseModel):
@@ -84,11 +97,13 @@ async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> Ses
         check_corpus(ctx.settings)
     if ctx.limits is not None:
         ctx.limits.admit(user, ctx.runs.active())  # 429 + Retry-After; nothing created
+        streams = await ctx.log.list_streams()
+        await ctx.limits.check_quota(user, OWNER_KEY, streams, ctx.settings.outputs_dir)
     session_id = str(uuid.uuid4())
     sessions = SessionService(ctx.log, ctx.settings.node_id, ctx.clock)
     info = await sessions.create(session_id, subject, language, owner_meta(user, ctx.settings.auth))
     created_at = float(info.meta["created_at"])
-    ctx.runs.start(session_id, subject, language)
+    ctx.storage.watch(session_id, ctx.runs.start(session_id, subject, language))
     if ctx.limits is not None:
         ctx.limits.started(user, session_id)
     route = (await language_routes(ctx))[language]
@@ -153,17 +168,25 @@ async def delete_session(session_id: str, ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/api/health")
-async def health(ctx: Ctx) -> dict[str, Any]:
+@router.get(
+    "/api/health",
+    responses={503: {"description": "degraded: writes fail (``cause`` says why)"}},
+)
+async def health(ctx: Ctx) -> JSONResponse:
+    """``ok``, or 503 ``degraded`` with the ``cause`` while the data directory takes no write
+    (a full disk; :mod:`tk9.server.storage`)."""
     started = time.perf_counter()
     await ctx.log.list_streams()
-    return {
-        "status": "ok",
+    cause = await ctx.storage.health()
+    body = {
+        "status": "degraded" if cause else "ok",
+        "cause": cause,
         "version": tk9.__version__,
         "log_backend": ctx.settings.log_backend,
         "engine": ctx.settings.engine,
         "log_latency_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    return JSONResponse(body, status_code=503 if cause else 200)
 
 
 async def language_routes(ctx: AppContext) -> dict[str, Route]:

@@ -39,13 +39,17 @@ router = APIRouter()
 _SSE_BUFFER = 16
 """Writes an SSE stream may hold before its writes suspend (each is one batch of events)."""
 
+SEQ_SCHEMA: dict[str, Any] = {"pattern": "^(-?[0-9]{1,19})?$"}
+"""What ``after`` may be (documented only: parse_cursor gives the error its own message)."""
+EPOCH_SCHEMA: dict[str, Any] = {"pattern": "^[ -~]*$"}
+
 
 @router.get("/api/sessions/{session_id}/events")
 async def long_poll(
     session_id: str,
     ctx: Ctx,
-    after: Annotated[str | None, Query(max_length=24)] = None,
-    epoch: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str, Query(max_length=24, json_schema_extra=SEQ_SCHEMA)] = "",
+    epoch: Annotated[str, Query(max_length=64, json_schema_extra=EPOCH_SCHEMA)] = "",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
     wait: Annotated[float, Query(ge=0, le=300)] = 0,
 ) -> EventsPage:
@@ -148,9 +152,9 @@ async def sse_stream(
     session_id: str,
     request: Request,
     ctx: Ctx,
-    after: Annotated[str | None, Query(max_length=24)] = None,
-    epoch: Annotated[str | None, Query(max_length=64)] = None,
-    last_event_id: Annotated[str | None, Header(max_length=24)] = None,
+    after: Annotated[str, Query(max_length=24, json_schema_extra=SEQ_SCHEMA)] = "",
+    epoch: Annotated[str, Query(max_length=64, json_schema_extra=EPOCH_SCHEMA)] = "",
+    last_event_id: Annotated[str, Header(max_length=24, json_schema_extra=SEQ_SCHEMA)] = "",
 ) -> EventSourceResponse:
     """Server-Sent Events; ``id:`` is the seq, so ``Last-Event-ID`` resumes natively."""
     sid = parse_session_id(session_id)

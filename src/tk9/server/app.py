@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,15 @@ from tk9.errors import RateLimited, Tk9Error
 from tk9.log.base import EventLog
 from tk9.log.factory import make_event_log
 from tk9.log.snapshot_store import make_snapshot_store
-from tk9.server import api_auth, api_files, api_sessions, api_stream, api_testhooks, ws
+from tk9.server import (
+    api_auth,
+    api_files,
+    api_sessions,
+    api_stream,
+    api_testhooks,
+    openapi,
+    ws,
+)
 from tk9.server.auth import AccessGate
 from tk9.server.context import AppContext, Runs
 from tk9.server.demo import DemoRuns
@@ -30,6 +39,7 @@ from tk9.server.metrics import Metrics
 from tk9.server.retention import retention_loop
 from tk9.server.snapshots import SnapshotCache, SnapshotKeeper
 from tk9.server.static import mount_dashboard
+from tk9.server.storage import DISK_FULL, is_disk_full
 from tk9.server.tracking import TrackingLog
 from tk9.settings import Settings
 
@@ -95,6 +105,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             from tk9.accounts.store import open_user_store
 
             ctx.users = open_user_store(settings.db_path)
+        disk_full = await ctx.storage.recover()  # before: these did not stop with the server
         interrupted = await ctx.runs.mark_interrupted()
         await api_sessions.language_routes(ctx)  # read installed Apertium pairs once
         # The start-up heap (every imported module) lives as long as the process: keep the
@@ -107,6 +118,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             log_backend=settings.log_backend,
             data_dir=str(settings.data_dir),
             interrupted_runs=len(interrupted),
+            disk_full_runs=len(disk_full),
             demo_producer=settings.demo_producer,
             auth=settings.auth,
         )
@@ -117,6 +129,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             if sweeper is not None:
                 sweeper.cancel()
             await ctx.runs.shutdown()
+            await ctx.storage.stop()
             await ctx.hub.drop_all(1012)
             await ctx.broadcasts.close()
             await log.close()
@@ -135,6 +148,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        """A full disk is the server's state, not a bug: 503 with the cause (else a 500)."""
+        if not is_disk_full(exc):
+            raise exc
+        ctx.storage.cause = DISK_FULL
+        error = {"code": "storage_full", "message": DISK_FULL, "retryable": True}
+        return JSONResponse({"error": error}, status_code=503, headers={"Retry-After": "30"})
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()[:10]]
@@ -150,6 +173,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         }
         return JSONResponse(body, status_code=422)
 
+    openapi.install(app)
     app.include_router(api_auth.router)
     app.include_router(api_sessions.router)
     app.include_router(api_stream.router)

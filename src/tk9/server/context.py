@@ -19,6 +19,7 @@ from tk9.server.hub import Hub
 from tk9.server.limits import Limits
 from tk9.server.metrics import Metrics
 from tk9.server.snapshots import SnapshotCache
+from tk9.server.storage import Storage
 from tk9.settings import Settings
 
 
@@ -60,9 +61,12 @@ class AppContext:
     """Accounts (``TK9_AUTH=accounts``; opened with the app's lifespan)."""
     broadcasts: Broadcasts = field(init=False)
     """Per-session push to caught-up viewers (see :mod:`tk9.server.broadcast`)."""
+    storage: Storage = field(init=False)
+    """Disk-full handling and the health probe (see :mod:`tk9.server.storage`)."""
 
     def __post_init__(self) -> None:
         self.broadcasts = Broadcasts(self)
+        self.storage = Storage(self, self.settings.storage_retry)
 
     @property
     def protocol_config(self) -> ProtocolConfig:

@@ -38,10 +38,11 @@ class DemoRuns:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.sessions = SessionService(log, settings.node_id)
 
-    def start(self, session_id: str, subject: str, language: str) -> None:
+    def start(self, session_id: str, subject: str, language: str) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(session_id, subject, language))
         self._tasks[session_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(session_id, None))
+        return task
 
     async def cancel(self, session_id: str) -> bool:
         task = self._tasks.get(session_id)

@@ -21,12 +21,17 @@ only the global bound does.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 from tk9.accounts.store import User
 from tk9.clock import Clock
-from tk9.errors import RateLimited
+from tk9.errors import Forbidden, RateLimited
+from tk9.log.base import StreamInfo
 from tk9.settings import Settings
+
+DAY = 24 * 3600.0
 
 MAX_BUCKETS = 100_000
 """Rate buckets kept (one per user, one per sign-in address) before idle ones are dropped."""
@@ -46,6 +51,14 @@ class TooManyRuns(RateLimited):
 
 class QueueFull(RateLimited):
     code = "queue_full"
+
+
+class DailyQuota(RateLimited):
+    code = "daily_quota"
+
+
+class StorageQuota(Forbidden):
+    code = "storage_quota"
 
 
 class Limits:
@@ -80,6 +93,38 @@ class Limits:
         self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
         return
 
+    async def check_quota(
+        self, user: User, owner_key: str, streams: list[StreamInfo], outputs: Path
+    ) -> None:
+        """The per-user quotas (accounts, non-admins): runs started in the last 24 hours
+        (``TK9_USER_RUNS_PER_DAY``: 429, ``Retry-After`` = when the oldest of them turns a day
+        old) and the disk their sessions' files use (``TK9_USER_STORAGE_MB``: 403, until they
+        delete sessions). Counted from the log, so a restart forgets nothing."""
+        s = self._settings
+        if s.auth == "none" or user.admin:
+            return
+        mine = [i for i in streams if i.meta.get(owner_key) == user.username]
+        if s.user_runs_per_day is not None:
+            now = self._clock.wall()
+            today = [i.created_at for i in mine if now - i.created_at < DAY]
+            if len(today) >= s.user_runs_per_day:
+                wait = min(today) + DAY - now
+                raise DailyQuota(
+                    f"you started {len(today)} runs in the last 24 hours (limit "
+                    f"{s.user_runs_per_day}): the next one can start in {wait / 3600:.1f} h",
+                    wait,
+                )
+        if s.user_storage_mb is not None:
+            used = await asyncio.to_thread(_files_bytes, [outputs / i.session_id for i in mine])
+            quota = s.user_storage_mb * 1024 * 1024
+            if used >= quota:
+                raise StorageQuota(
+                    f"your sessions' files use {used / 2**20:.1f} MiB of your "
+                    f"{s.user_storage_mb:g} MiB: delete old sessions to start a new one",
+                    used_bytes=used,
+                    quota_bytes=int(quota),
+                )
+
     def started(self, user: User, session_id: str) -> None:
         """Count ``session_id`` as ``user``'s until its run ends."""
         self._owners[session_id] = user.username
@@ -112,3 +157,21 @@ class Limits:
         if len(self._buckets) >= MAX_BUCKETS:  # still full: forget the oldest half
             for key in sorted(self._buckets, key=lambda k: self._buckets[k].at)[: MAX_BUCKETS // 2]:
                 del self._buckets[key]
+
+
+def _files_bytes(folders: list[Path]) -> int:
+    """Bytes of the regular files in ``folders`` (links not followed, missing ones skipped)."""
+    total = 0
+    for folder in folders:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.lstat()
+            except OSError:
+                continue
+            if entry.is_file() and not entry.is_symlink():
+                total += st.st_size
+    return total

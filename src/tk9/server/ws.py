@@ -101,6 +101,8 @@ class WsDriver:
             return exc.close.reason
         if isinstance(exc, WebSocketDisconnect):
             return f"client closed ({exc.code})"
+        if isinstance(exc, OSError):  # uvicorn's ClientDisconnected: the peer is gone
+            return f"disconnected ({exc!r})"
         if exc is not None:
             self.log.error("connection_error", error=repr(exc))
             await self.close(Close(int(CloseCode.INTERNAL_ERROR), "internal error"))
