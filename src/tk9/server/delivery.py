@@ -133,7 +133,8 @@ class Viewer:
         self.closing: Close | None = None
         self.send_lock = asyncio.Lock()
         self.page: list[Entry] | None = None
-        """The log page :meth:`replay` is feeding (cleared when a write suspends)."""
+        """The log page :meth:`replay` is feeding (cleared if a write stays pending longer
+        than :attr:`page_hold`)."""
         self.delivered = ctx.metrics.delivered.labels(transport=transport)
 
     @property
@@ -251,6 +252,7 @@ class Viewer:
                 if conn.closed is not None:
                     raise Closed(conn.closed)
                 if conn.read_request():
+                    # a list of our own: ``replay`` may clear it (never the log's)
                     page = list(await ctx.log.read_entries(sid, conn.cursor, batch))
                     if page and await self.replay(page):
                         continue
