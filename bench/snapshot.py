@@ -22,7 +22,9 @@ Redis sessions stop at 100k events (one append per round trip).
 
 Part 2, against a real ``tk9 serve`` (SQLite, test hooks on) holding a ``--join``-event session:
 ``GET /api/sessions/{id}`` over HTTP (also the first one after a restart), a fresh WebSocket
-and a fresh SSE viewer from ``after=0`` until the last event is parsed, and Chromium
+and a fresh SSE viewer from ``after=0`` until the last event is parsed (wall time, and the
+server process's CPU time per join, from ``/proc``: on a shared machine the wall time is mostly
+waiting for a core), and Chromium
 (Playwright, ``/usr/bin/chromium``) from ``page.goto`` until the dashboard shows the final seq
 (``[data-testid=cursor][data-seq=head]``). Needs ``frontend/dist`` (``npm run build``).
 """
@@ -40,7 +42,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,28 @@ def pct(values: Sequence[float], q: float) -> float:
 
 def ms(values: Sequence[float]) -> str:
     return f"{pct(values, 0.5) * 1000:.1f} / {pct(values, 0.99) * 1000:.1f}"
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far (Linux ``/proc``).
+
+    On a shared machine the wall time of a join is mostly waiting for a core; the server's
+    CPU time per join is what the join costs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def joins(
+    server: Server, repeats: int, join: Callable[[], Awaitable[float]]
+) -> tuple[list[float], list[float]]:
+    """``repeats`` joins: their wall times and the server's CPU time for each."""
+    assert server.proc is not None
+    walls, cpus = [], []
+    for _ in range(repeats):
+        before = proc_cpu(server.proc.pid)
+        walls.append(await join())
+        cpus.append(proc_cpu(server.proc.pid) - before)
+    return walls, cpus
 
 
 def free_port() -> int:
@@ -313,10 +337,14 @@ async def part2(args: argparse.Namespace, tmp: Path) -> list[str]:
             t = time.perf_counter()
             assert (await http.get(snap_url)).json()["seq"] == head
             rows.append(f"| first `GET` after a restart | {(time.perf_counter() - t) * 1000:.1f} |")
-            ws = [await ws_join(server, sid, head) for _ in range(args.join_repeats)]
+            ws, ws_cpu = await joins(server, args.join_repeats, lambda: ws_join(server, sid, head))
             rows.append(f"| WebSocket `after=0` until caught up | {ms(ws)} |")
-            sse = [await sse_join(http, server, sid, head) for _ in range(args.join_repeats)]
+            rows.append(f"| server CPU per WebSocket join | {ms(ws_cpu)} |")
+            sse, sse_cpu = await joins(
+                server, args.join_repeats, lambda: sse_join(http, server, sid, head)
+            )
             rows.append(f"| SSE `after=0` until caught up | {ms(sse)} |")
+            rows.append(f"| server CPU per SSE join | {ms(sse_cpu)} |")
             rows.append(f"| SSE / WebSocket (p50) | {pct(sse, 0.5) / pct(ws, 0.5):.2f}x |")
             if args.browser:
                 nav = await browser_times(server, sid, head, args.join_repeats)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any
+from operator import itemgetter
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
@@ -243,9 +245,8 @@ class Event(BaseModel):
         )
         _set(event, "__pydantic_fields_set__", _ALL_FIELDS.copy())
         _set(event, "__pydantic_extra__", None)
-        text = (
-            f'{{"seq":{seq},"epoch":{_json_string(epoch)},"timestamp":{timestamp!r},'
-            f'"event_type":"{event_type.value}","payload":{payload_json}}}'
+        text = stored_event_json(
+            seq, _json_string(epoch), timestamp, event_type.value, payload_json
         )
         _set(event, "__pydantic_private__", {"_json": text})
         return event
@@ -271,6 +272,72 @@ class Event(BaseModel):
 
 
 _ALL_FIELDS = set(Event.model_fields)
+
+
+class Entry(Protocol):
+    """What delivery needs of a log entry: its place in the stream and its JSON text.
+
+    :class:`Event` is one; so is :class:`StoredEntry`, which a log hands to a replay so that
+    a long history is sent without parsing any payload.
+    """
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def epoch(self) -> str: ...
+
+    def to_json(self) -> str: ...
+
+
+class StoredEntry(tuple[int, str, str]):
+    """A log entry read back for sending only: ``(seq, epoch, JSON text)``.
+
+    Its text is character for character :meth:`Event.to_json`'s, built without ``json.loads``
+    of the payload or a pydantic object. It is a tuple so that a log builds one per row in C
+    (:data:`new_stored_entry`): on a catch-up from ``after=0`` of a long session every
+    per-entry microsecond counts. :meth:`event` parses it when a caller needs the fields.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def seq(self) -> int: ...
+
+        @property
+        def epoch(self) -> str: ...
+
+    else:
+        seq = property(itemgetter(0))
+        epoch = property(itemgetter(1))
+
+    def to_json(self) -> str:
+        return self[2]
+
+    def event(self) -> Event:
+        """The full event (validated from the text)."""
+        return Event.model_validate_json(self[2])
+
+    def __repr__(self) -> str:
+        return f"StoredEntry(seq={self[0]}, epoch={self[1]!r})"
+
+
+new_stored_entry: Callable[[tuple[int, str, str]], StoredEntry] = functools.partial(
+    tuple.__new__, StoredEntry
+)
+"""``(seq, epoch, text)`` -> :class:`StoredEntry`, with no Python frame per call."""
+
+
+def stored_event_json(
+    seq: int, epoch_json: str, timestamp: float, event_type: str, payload_json: str
+) -> str:
+    """An event's JSON text from its stored columns (``epoch_json``: the epoch as JSON)."""
+    return (
+        f'{{"seq":{seq},"epoch":{epoch_json},"timestamp":{timestamp!r},'
+        f'"event_type":"{event_type}","payload":{payload_json}}}'
+    )
 
 
 @functools.lru_cache(maxsize=256)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tk9.errors import Conflict, InvalidInput, SessionNotFound
-from tk9.events import EventType
+from tk9.events import Event, EventType
 from tk9.log.base import EventLog
 
 from .conftest import Backend
@@ -207,6 +207,27 @@ async def test_payload_round_trips_json_exactly(log: EventLog) -> None:
     assert read.payload == expected
     assert read.event_type is EventType.AGENT_UPDATE
     assert (await log.info("s")).meta == {"unicode": "日本語 ✓", "list": [1, None]}
+
+
+async def test_read_entries_are_the_entries_of_read_as_json_text(log: EventLog) -> None:
+    """``read_entries`` (the replay's read) returns what ``read`` does — same seqs, same epoch,
+    the same JSON text of each event — whatever objects a backend hands back."""
+    await log.create("s", {})
+    await log.append("s", EventType.AGENT_UPDATE, {"text": 'q " \\ \n 🐝', "float": 0.1 + 0.2})
+    await fill(log, "s", 19)
+    await log.append("s", LOG, {"level": "info", "message": "ünïcode ✓", "x": 1e16})
+    for after, limit in ((0, 1000), (0, 1), (3, 5), (19, 10), (21, 5), (50, 5)):
+        events = await log.read("s", after, limit)
+        entries = await log.read_entries("s", after, limit)
+        assert [(e.seq, e.epoch) for e in entries] == [(e.seq, e.epoch) for e in events]
+        assert [e.to_json() for e in entries] == [e.to_json() for e in events]
+        assert [Event.model_validate_json(e.to_json()) for e in entries] == events
+    await log.trim("s", 10)
+    assert [e.seq for e in await log.read_entries("s", 0, 3)] == [10, 11, 12]
+    with pytest.raises(InvalidInput):
+        await log.read_entries("s", -1)
+    with pytest.raises(SessionNotFound):
+        await log.read_entries("nope", 0)
 
 
 async def test_concurrent_appends_get_unique_gapless_seqs(log: EventLog) -> None:

@@ -171,8 +171,10 @@ async def test_a_stalled_viewer_costs_the_others_nothing_then_catches_up(tmp_pat
 
 @pytest.mark.asyncio
 async def test_catch_up_reads_big_pages_but_a_stall_holds_only_what_is_in_flight(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(Viewer, "page_hold", 0.0)  # a stall that outlasts the hold
+
     async def body(h: Harness) -> None:
         await h.append(3000)
         h.head = 3000
@@ -187,6 +189,31 @@ async def test_catch_up_reads_big_pages_but_a_stall_holds_only_what_is_in_flight
         port.gate = None
         await until(lambda: port.seqs() == list(range(1, 3001)), "caught up")
         assert h.log.reads - reads <= 3  # pages of replay_batch, not of outbound_limit
+
+    await run(tmp_path, body)
+
+
+@pytest.mark.asyncio
+async def test_a_socket_that_drains_keeps_its_page_no_read_per_socket_buffer(
+    tmp_path: Path,
+) -> None:
+    """A catch-up whose writes suspend every few frames (a client slower than the server, as
+    on any long replay) is fed from the page it read, not from a new read per drain."""
+
+    async def body(h: Harness) -> None:
+        await h.append(3000)
+        h.head = 3000
+        reads = h.log.reads
+        viewer, port, _ = h.viewer()
+        for _ in range(5):  # five stalls, each released at once: the socket drains
+            port.gate = asyncio.Event()
+            await until(lambda: viewer.busy is None and viewer.send_lock.locked(), "stalled")
+            assert viewer.page  # the rest of the page is kept meanwhile
+            assert viewer.conn.read_request() <= h.ctx.protocol_config.outbound_limit
+            gate, port.gate = port.gate, None
+            gate.set()
+        await until(lambda: port.seqs() == list(range(1, 3001)), "caught up")
+        assert h.log.reads - reads <= 2  # one page (and the read that finds nothing new)
 
     await run(tmp_path, body)
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tk9.errors import InvalidInput
-from tk9.events import Event, EventType
+from tk9.events import Entry, Event, EventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,15 @@ class EventLog(ABC):
     @abstractmethod
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
         """Entries with ``seq > after``, ascending, at most ``limit``."""
+
+    async def read_entries(self, session_id: str, after: int, limit: int = 1000) -> Sequence[Entry]:
+        """What :meth:`read` returns, for a caller that only sends the entries' JSON text.
+
+        Same entries, same rules; a backend may return :class:`~tk9.events.StoredEntry`
+        objects instead of events, skipping the parse of every payload (SQLite does: a replay
+        of a long history from an old cursor). This default is :meth:`read`.
+        """
+        return await self.read(session_id, after, limit)
 
     @abstractmethod
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tk9.events import Event, EventType
+from tk9.events import Entry, Event, EventType
 from tk9.log.base import EventLog, StreamInfo
 
 
@@ -54,6 +54,12 @@ class DelegatingLog(EventLog):
 
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
         return await self.inner.read(session_id, after, limit)
+
+    async def read_entries(self, session_id: str, after: int, limit: int = 1000) -> Sequence[Entry]:
+        # a decorator that adds to ``read`` sees replays too; otherwise the inner fast path
+        if type(self).read is not DelegatingLog.read:
+            return await self.read(session_id, after, limit)
+        return await self.inner.read_entries(session_id, after, limit)
 
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         return await self.inner.wait(session_id, after, timeout)

@@ -40,7 +40,14 @@ from typing import Any
 
 from tk9.clock import Clock, SystemClock
 from tk9.errors import Conflict, Unavailable
-from tk9.events import Event, EventType
+from tk9.events import (
+    Entry,
+    Event,
+    EventType,
+    StoredEntry,
+    new_stored_entry,
+    stored_event_json,
+)
 from tk9.log.base import (
     EventLog,
     StreamInfo,
@@ -381,6 +388,36 @@ class SqliteEventLog(EventLog):
                 (session_id, after, upto, limit),
             ).fetchall()
             return [make_event(seq, epoch, ts, kind, body) for seq, ts, kind, body in rows]
+
+        return await reader.submit(query)
+
+    async def read_entries(self, session_id: str, after: int, limit: int = 1000) -> Sequence[Entry]:
+        """:meth:`read` for a replay: entries read from the database come as
+        :class:`StoredEntry`, their JSON text built from the stored columns — no payload
+        parsed, no pydantic object per entry."""
+        head = self._head(session_id)
+        check_cursor(after, limit)
+        if after >= head.last_seq:
+            return []
+        tail = head.tail
+        if tail and (after + 1 >= tail[0].seq or tail[0].seq <= head.first_seq):
+            return await self.read(session_id, after, limit)
+        _, reader = self._workers()
+        self._db_reads += 1
+        epoch, upto = head.epoch, head.last_seq
+        epoch_json = json.dumps(epoch)
+
+        def query(conn: sqlite3.Connection) -> list[StoredEntry]:
+            rows = conn.execute(
+                "SELECT seq, timestamp, event_type, payload FROM events"
+                " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (session_id, after, upto, limit),
+            ).fetchall()
+            text, entry = stored_event_json, new_stored_entry
+            return [
+                entry((seq, epoch, text(seq, epoch_json, ts, kind, body)))
+                for seq, ts, kind, body in rows
+            ]
 
         return await reader.submit(query)
 

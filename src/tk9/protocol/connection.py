@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from tk9.errors import CloseCode, ProtocolError, should_reconnect
-from tk9.events import Event
+from tk9.events import Entry
 from tk9.protocol.cursor import ResetReason
 from tk9.protocol.messages import (
     CLIENT_FRAME,
@@ -165,7 +165,7 @@ class ServerConnection:
             return 0
         return max(0, self.config.outbound_limit - self._in_flight)
 
-    def feed(self, events: Sequence[Event], now: float) -> list[Output]:
+    def feed(self, events: Sequence[Entry], now: float) -> list[Output]:
         """Entries read from the log after :attr:`cursor`; returns what to do, in order.
 
         * ``[]`` means exactly one thing: nothing new (everything was at or below the cursor,
@@ -180,8 +180,8 @@ class ServerConnection:
         """
         if self.closed is not None:
             return [self.closed]
-        fresh: list[Event] = []
-        gap: Event | None = None
+        fresh: list[Entry] = []
+        gap: Entry | None = None
         for event in events:
             if event.seq <= self.cursor:
                 self.stats.duplicates_dropped += 1
@@ -198,12 +198,14 @@ class ServerConnection:
             out.append(self._resync(gap))
         return out
 
-    def _frames(self, fresh: list[Event], now: float) -> list[Output]:
+    def _frames(self, fresh: list[Entry], now: float) -> list[Output]:
         self.stats.delivered += len(fresh)
         self._in_flight += len(fresh)
         if self._oldest_unsent_at is None:
             self._oldest_unsent_at = now
-        # frames are built without re-validation: every event came from the log already valid
+        # frames are built without re-validation: every entry came from the log already valid.
+        # They carry the entries as given: events, or (a replay) entries that only have their
+        # JSON text (``tk9.events.StoredEntry``), which is all a transport encodes
         step = max(1, self.config.max_batch_events)
         out: list[Output] = []
         for i in range(0, len(fresh), step):
@@ -220,7 +222,7 @@ class ServerConnection:
         if len(self._sent_at) > _LAG_FRAMES:
             self._sent_at.popitem(last=False)
 
-    def _resync(self, gap: Event) -> Close:
+    def _resync(self, gap: Entry) -> Close:
         if gap.epoch != self.epoch:
             why = f"stream re-created (epoch {gap.epoch[:16]}) after seq {self.cursor}"
         else:

@@ -11,13 +11,13 @@ answered like a stale cursor, with a ``reset``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from tk9.events import Event
+from tk9.events import Entry
 from tk9.protocol.connection import Close, Output
 from tk9.protocol.cursor import Cursor, parse_cursor
 from tk9.protocol.messages import (
@@ -87,7 +87,7 @@ async def _poll_once(
     )
 
 
-def _event_text(event: Event) -> str:
+def _event_text(event: Entry) -> str:
     """``ServerSentEvent(data=..., event="event", id=seq).encode()``, without its per-line
     scan: an event's JSON text is one line (JSON escapes every line break in a string)."""
     return f"id: {event.seq}\r\nevent: event\r\ndata: {event.to_json()}\r\n\r\n"
@@ -103,7 +103,7 @@ class SsePort:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(_SSE_BUFFER)
 
-    def encode_events(self, events: list[Event]) -> Data:
+    def encode_events(self, events: Sequence[Entry]) -> Data:
         return "".join([_event_text(e) for e in events]).encode()
 
     def encode_control(self, frame: Output) -> Data | None:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tk9.events import Event
+from tk9.events import Entry
 from tk9.protocol.connection import AckObserved, Close, Output, ServerConnection
 from tk9.protocol.messages import EventFrame, EventsFrame
 
@@ -45,7 +45,7 @@ class Port(Protocol):
     joins_frames: bool
     """Consecutive event frames may go out as one write (SSE: messages are not frames)."""
 
-    def encode_events(self, events: list[Event]) -> Data:
+    def encode_events(self, events: Sequence[Entry]) -> Data:
         """Consecutive events as one write (one frame, or one chunk of SSE messages)."""
         ...
 
@@ -118,6 +118,9 @@ class Viewer:
         "wake",
     )
 
+    page_hold = 0.5
+    """Seconds a replay page is kept while a write is pending (0: dropped at once)."""
+
     def __init__(self, ctx: AppContext, conn: ServerConnection, port: Port, transport: str) -> None:
         self.ctx = ctx
         self.conn = conn
@@ -129,8 +132,9 @@ class Viewer:
         self.busy_count = 0
         self.closing: Close | None = None
         self.send_lock = asyncio.Lock()
-        self.page: list[Event] | None = None
-        """The log page :meth:`replay` is feeding (cleared when a write suspends)."""
+        self.page: list[Entry] | None = None
+        """The log page :meth:`replay` is feeding (cleared if a write stays pending longer
+        than :attr:`page_hold`)."""
         self.delivered = ctx.metrics.delivered.labels(transport=transport)
 
     @property
@@ -143,7 +147,7 @@ class Viewer:
         """Write outputs in order; returns how many events went out. Raises :class:`Closed`."""
         events = 0
         port = self.port
-        run: list[Event] = []  # consecutive events a port that joins frames writes at once
+        run: list[Entry] = []  # consecutive events a port that joins frames writes at once
         async with self.send_lock:
             for out in outputs:
                 if isinstance(out, Close):
@@ -152,8 +156,10 @@ class Viewer:
                     if out.lag is not None:
                         self.ctx.metrics.delivery_lag.observe(out.lag)
                     continue
-                batch = [out.event] if isinstance(out, EventFrame) else None
-                if isinstance(out, EventsFrame):
+                batch: Sequence[Entry] | None = None
+                if isinstance(out, EventFrame):
+                    batch = [out.event]
+                elif isinstance(out, EventsFrame):
                     batch = out.events
                 if batch is not None:
                     events += len(batch)
@@ -178,14 +184,22 @@ class Viewer:
     async def _write(self, data: Data) -> None:
         fut = start_send(self.port.send(data))
         if fut is not None:
-            if self.page is not None:
-                self.page.clear()  # stalled: keep only what is in flight (see ``replay``)
-            await self.settle(fut)
+            await self.settle(fut, self.page)
 
-    async def settle(self, fut: asyncio.Future[None]) -> None:
-        """Wait for a suspended write, with the protocol's watchdog armed meanwhile."""
+    async def settle(self, fut: asyncio.Future[None], page: list[Entry] | None = None) -> None:
+        """Wait for a suspended write, with the protocol's watchdog armed meanwhile.
+
+        ``page`` (the rest of a replay page) is kept while the socket drains, but dropped if
+        the write is still pending after :attr:`page_hold` seconds (see :meth:`replay`).
+        """
         loop = asyncio.get_running_loop()
         handle: asyncio.TimerHandle | None = None
+        drop: asyncio.TimerHandle | None = None
+        if page:
+            if self.page_hold <= 0:
+                page.clear()
+            else:
+                drop = loop.call_later(self.page_hold, page.clear)
 
         def watchdog() -> None:
             nonlocal handle
@@ -207,6 +221,8 @@ class Viewer:
         finally:
             if handle is not None:
                 handle.cancel()
+            if drop is not None:
+                drop.cancel()
 
     def _arm(self, loop: asyncio.AbstractEventLoop, callback: Any) -> asyncio.TimerHandle | None:
         deadline = self.conn.next_deadline()
@@ -236,7 +252,8 @@ class Viewer:
                 if conn.closed is not None:
                     raise Closed(conn.closed)
                 if conn.read_request():
-                    page = await ctx.log.read(sid, conn.cursor, batch)
+                    # a list of our own: ``replay`` may clear it (never the log's)
+                    page = list(await ctx.log.read_entries(sid, conn.cursor, batch))
                     if page and await self.replay(page):
                         continue
                 self.wake.clear()
@@ -263,14 +280,17 @@ class Viewer:
             if self.busy is not None:
                 self.busy.cancel()
 
-    async def replay(self, page: list[Event]) -> bool:
+    async def replay(self, page: list[Entry]) -> bool:
         """Feed one page read from the log, as much at a time as the protocol allows.
 
         The page is read in one go (one query, one hand-off from the log's thread) but handed
         to the connection in slices of at most :meth:`ServerConnection.read_request` events,
-        so the in-flight bound holds. When a write suspends (the socket is not writable), the
-        rest of the page is dropped at once: a stalled viewer holds no more than its in-flight
-        events, and the pump reads them again from the log once the socket drains.
+        so the in-flight bound holds. When a write suspends (the socket is not writable: on a
+        long catch-up that is every few frames, whenever the client is slower than the
+        server), the rest of the page is kept while the socket drains — re-reading it would
+        cost a query per socket buffer — but only for :attr:`page_hold` seconds: a viewer
+        that stays stalled holds no more than its in-flight events, and the pump reads the
+        rest again from the log once the socket drains.
         Returns whether anything new was sent (``False``: the page held only duplicates).
         """
         conn, clock = self.conn, self.ctx.clock

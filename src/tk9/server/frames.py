@@ -6,7 +6,9 @@ of a frame is built once and reused: the cost of a delivery is a write, not an e
 
 from __future__ import annotations
 
-from tk9.events import Event
+from collections.abc import Sequence
+
+from tk9.events import Entry, Event
 from tk9.protocol.messages import EventFrame, EventsFrame
 
 
@@ -21,7 +23,7 @@ class FrameCache:
         events: list[Event] = [frame.event] if isinstance(frame, EventFrame) else frame.events
         return self.events_text(events)
 
-    def events_text(self, events: list[Event]) -> str:
+    def events_text(self, events: Sequence[Entry]) -> str:
         """``event`` frame text for one event, ``events`` frame text for several."""
         key = (events[0].epoch, events[0].seq, events[-1].seq)
         text = self._texts.get(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from asyncio import timeout as asyncio_timeout
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from tk9.errors import CloseCode, InvalidInput, SessionNotFound, Tk9Error
-from tk9.events import Event
+from tk9.events import Entry
 from tk9.protocol.connection import Close, Output, ServerConnection
 from tk9.protocol.cursor import parse_cursor
 from tk9.protocol.messages import ErrorFrame
@@ -51,7 +51,7 @@ class WsPort:
         self._send = send
         self._frames = frames
 
-    def encode_events(self, events: list[Event]) -> Data:
+    def encode_events(self, events: Sequence[Entry]) -> Data:
         return self._frames.events_text(events)
 
     def encode_control(self, frame: Output) -> Data | None:
