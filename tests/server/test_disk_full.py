@@ -8,6 +8,7 @@ closes the run with the same reason at its next start, not "the server stopped".
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -19,6 +20,9 @@ import httpx
 import pytest
 
 from tests.support import ServerProcess, wait_until
+from tk9.diagnose.http_checks import Probe, check_health
+from tk9.diagnose.report import CheckResult, Verdict
+from tk9.diagnose.target import parse_target
 
 ENV = {
     "TK9_DEMO_PRODUCER": "1",
@@ -72,6 +76,11 @@ def snapshot(server: ServerProcess, sid: str) -> dict[str, object]:
     return data
 
 
+async def diagnose_health(url: str) -> CheckResult:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await check_health(Probe(parse_target(url), http, 10))
+
+
 def health(server: ServerProcess) -> httpx.Response:
     return server.api("GET", "/api/health")
 
@@ -86,6 +95,9 @@ def test_a_run_stopped_by_a_full_disk_ends_failed_and_health_says_degraded(disk:
         assert r.status_code == 503
         assert r.json()["status"] == "degraded" and "disk full" in r.json()["cause"]
         assert snapshot(server, sid)["status"] not in ("completed", "failed")  # cannot write yet
+        verdict = asyncio.run(diagnose_health(server.url))
+        assert verdict.verdict == Verdict.FAIL and "degraded" in verdict.summary
+        assert "disk full" in verdict.summary  # tk9 diagnose names the cause, not "not tk9"
 
         filler.unlink()
         state = wait_until(

@@ -73,6 +73,15 @@ async def check_health(probe: Probe) -> CheckResult:
     body: Any = None
     if resp.headers.get("content-type", "").startswith("application/json"):
         body = resp.json()
+    if isinstance(body, dict) and body.get("status") == "degraded":
+        return CheckResult(
+            "health",
+            Verdict.FAIL,
+            f"tk9 answers degraded (HTTP {resp.status_code}): {body.get('cause')}",
+            [f"version {body.get('version')}, log backend {body.get('log_backend')}"],
+            fix="free space or fix permissions on the data directory (TK9_DATA_DIR); "
+            "runs a full disk stopped end failed once writes succeed again",
+        )
     if resp.status_code != 200 or not isinstance(body, dict) or body.get("status") != "ok":
         return CheckResult(
             "health",
