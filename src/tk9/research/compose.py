@@ -27,7 +27,7 @@ from tk9.research.outline import cluster, distinctive_phrase, order
 from tk9.research.relevance import is_main
 from tk9.research.semantic import Embedder, centrality, similarities
 from tk9.research.sentences import Unit, units
-from tk9.research.subject import Subject, presence
+from tk9.research.subject import Subject, presence, required
 from tk9.research.text import words
 
 WORD_BUDGET = 1200
@@ -54,9 +54,15 @@ class Plan:
 
 
 def compose(
-    subject: Subject, documents: Sequence[Document], embedder: Embedder, max_sections: int
+    subject: Subject,
+    documents: Sequence[Document],
+    embedder: Embedder,
+    max_sections: int,
+    context: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Plan the report on ``subject`` from ``documents`` (on the subject, best first)."""
+    """Plan the report on ``subject`` from ``documents`` (on the subject, best first). From a
+    document whose URI is in ``context`` (it names the subject without being about it), only
+    units that name a key phrase are quoted."""
     docs = list(documents)
     plan = Plan(docs)
     pool = units(docs)
@@ -68,10 +74,12 @@ def compose(
     lexical = np.array([_phrase_share(subject, u) for u in pool])
     main = {i for i, d in enumerate(docs) if is_main(subject, d)}
     score = relevance + 0.15 * lexical + np.array([0.05 * (u.last.source in main) for u in pool])
+    naming = {i for i, d in enumerate(docs) if d.uri in context}
     keep = [
         i
         for i in range(len(pool))
-        if relevance[i] >= embedder.sentence or lexical[i] > 0 or pool[i].last.source in main
+        if (pool[i].last.source not in naming or _names_subject(subject, pool[i]))
+        and (relevance[i] >= embedder.sentence or lexical[i] > 0 or pool[i].last.source in main)
     ]
     if not keep:
         return plan
@@ -111,7 +119,7 @@ def compose(
         plan.sections = [(_names(subject, docs, [group], [[u.text for u in group]])[0], group)]
 
     # key points: the most central relevant units not quoted above
-    left = [i for i in keep if not _overlaps(pool[i], used) and len(pool[i].sentences) == 1]
+    left = [i for i in keep if not _overlaps(pool[i], used)]
     if left:
         central = centrality(vectors[1:][keep])
         by_index = dict(zip(keep, central, strict=True))
@@ -124,6 +132,13 @@ def _phrase_share(subject: Subject, unit: Unit) -> float:
     doc = Document("", "", unit.text)
     total = sum(p.weight for p in subject.phrases) or 1.0
     return sum(p.weight * (presence(p, doc) > 0) for p in subject.phrases) / total
+
+
+def _names_subject(subject: Subject, unit: Unit) -> bool:
+    """Whether the unit's own sentence (not the antecedents it brings) names the subject's
+    required phrase (one of them) as a unit of words."""
+    doc = Document("", "", unit.last.text)
+    return any(presence(p, doc) >= 0.5 for p in required(subject))
 
 
 def _overlaps(unit: Unit, used: set[tuple[int, int]]) -> bool:
@@ -139,22 +154,61 @@ def _fill(
     used: set[tuple[int, int]],
     budget: float,
 ) -> list[Unit]:
-    """Take candidates in order while words remain, skipping quoted and near-duplicate units;
-    mark the chosen sentences used. Returned in document order for reading."""
+    """Take candidates in order while words remain, skipping near-duplicate units and units
+    that share a sentence with another part of the report; mark the chosen sentences used.
+
+    A unit may share sentences with units already chosen *for this group*: then only its new
+    sentences count, and they read on from their antecedent ("It lies in the Mahalangur
+    Himal…" after "Mount Everest is the highest mountain…", which the unit starting at that
+    sentence had already taken). Returned in document order for reading."""
     chosen: list[int] = []
+    mine: set[tuple[int, int]] = set()
     total = 0
     for i in candidates:
         unit = pool[i]
         if total >= budget:
             break
-        if _overlaps(unit, used) or any(
-            float(vectors[i] @ vectors[j]) > NEAR_DUPLICATE for j in chosen
+        keys = [(s.source, s.position) for s in unit.sentences]
+        shared = {k for k in keys if k in used}
+        if not shared <= mine or len(shared) == len(keys):
+            continue  # quoted elsewhere (its antecedent or itself), or nothing new
+        if any(
+            float(vectors[i] @ vectors[j]) > NEAR_DUPLICATE
+            for j in chosen
+            if not _shares(unit, pool[j])
         ):
             continue
         chosen.append(i)
-        total += unit.word_count
-        used.update((s.source, s.position) for s in unit.sentences)
-    return sorted((pool[i] for i in chosen), key=lambda u: (u.last.source, u.last.position))
+        pairs = zip(unit.sentences, keys, strict=True)
+        total += sum(len(words(s.text)) for s, k in pairs if k not in used)
+        used.update(keys)
+        mine.update(keys)
+    return _merged([pool[i] for i in chosen])
+
+
+def _merged(chosen: Sequence[Unit]) -> list[Unit]:
+    """Units in document order, those that share sentences joined into one (a unit is a run
+    of consecutive sentences of one document, so overlapping runs make one longer run)."""
+    out: list[Unit] = []
+    for unit in sorted(chosen, key=lambda u: (u.last.source, u.sentences[0].position)):
+        if (
+            out
+            and out[-1].last.source == unit.last.source
+            and (unit.sentences[0].position <= out[-1].last.position)
+        ):
+            known = {s.position for s in out[-1].sentences}
+            extra = tuple(s for s in unit.sentences if s.position not in known)
+            out[-1] = Unit(out[-1].sentences + extra)
+        else:
+            out.append(unit)
+    return out
+
+
+def _shares(a: Unit, b: Unit) -> bool:
+    """Whether two units quote a sentence in common (one extends the other's chain)."""
+    return not {(s.source, s.position) for s in a.sentences}.isdisjoint(
+        (s.source, s.position) for s in b.sentences
+    )
 
 
 def _names(
