@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tk9.research.compose import compose, prose_words, render
 from tk9.research.documents import Document
-from tk9.research.mentions import holds_qualifiers, only_compared, qualifiers
-from tk9.research.relevance import judge
+from tk9.research.mentions import broader, holds_qualifiers, only_compared, qualifiers
+from tk9.research.relevance import judge, marginal
 from tk9.research.semantic import lexical
 from tk9.research.subject import parse, required, weighted
 
@@ -197,3 +197,16 @@ def test_from_a_context_source_only_the_sentences_naming_the_subject_are_quoted(
     ]
     assert any("supermassive black hole" in q for q in quoted)
     assert not any("red giant" in q for q in quoted)
+
+
+def test_a_broader_article_named_by_the_subjects_words_is_not_marginal() -> None:
+    s = parse("Climate change")
+    change = doc("Climate change", "Climate change is the long-term warming of the Earth.")
+    warming = doc("Global warming", "Global warming is a rise in temperature; climate change.")
+    climate = doc("Climate", "Climate is the long-term weather pattern in a region.")
+    judged = judge(s, [change, warming, climate], [0.8, 0.68, 0.56], [0.8, 0.68, 0.56])
+    assert [j.document.title for j in marginal(judged)] == ["Climate"]
+    assert marginal(judged, s) == []
+    einstein = parse("Albert Einstein and the theory of relativity")
+    assert not broader(einstein, doc("Albert A. Michelson", "He measured light."))
+    assert broader(parse("The Industrial Revolution"), doc("Industrialisation", ""))

@@ -16,6 +16,11 @@ meaning (a peer is as close in meaning as a part):
   general article on the head concept). A narrowing phrase *before* the required one is its
   head noun ("the structure of DNA", "the economy of ancient Rome") and is not required.
 
+And one pattern the other way: a source whose title is made of the subject's own words
+(*Climate* for "climate change", *Industrialisation* for "the Industrial Revolution") is the
+broader article on a part of the subject, even when its short text never names the whole
+(:func:`broader`).
+
 Pure functions over text; no I/O.
 """
 
@@ -114,3 +119,23 @@ def _comparing(tokens: list[str], start: int, end: int) -> bool:
         return before[-1] in COMPARING or before[-1] in {"the", "a", "an"}
     after = tokens[end + 1 : end + 3]
     return len(after) == 2 and after[0] == "of" and bool(_YEAR.match(after[1]))
+
+
+SHARED_PREFIX = 6
+"""Two words whose stems share this many first letters are the same word for :func:`broader`
+("industrialis" and "industri")."""
+
+
+def broader(subject: Subject, doc: Document) -> bool:
+    """Whether every word of ``doc``'s title is a word of the subject's key phrases (same
+    stem, or stems sharing :data:`SHARED_PREFIX` first letters): *Climate* for "climate
+    change"; not *Albert A. Michelson* for "Albert Einstein" (Michelson is not)."""
+    mine = {r for p in subject.phrases for r in p.roots}
+    title = [stem(w) for w in words(re.sub(r"\(.*?\)", "", doc.title)) if len(w) > 2]
+    return bool(title) and all(
+        any(
+            t == r or (len(t) >= SHARED_PREFIX and t[:SHARED_PREFIX] == r[:SHARED_PREFIX])
+            for r in mine
+        )
+        for t in title
+    )

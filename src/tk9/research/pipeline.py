@@ -378,7 +378,9 @@ class Pipeline:
         coverage = measure(understood, cited, sims, self.embedder.covers)
         uris = {d.uri for d in cited}
         await self.emit.coverage(payload(coverage, self.judged, uris))
-        weak = [j.document.title for j in marginal(self.judged) if j.document.uri in uris]
+        weak = [
+            j.document.title for j in marginal(self.judged, understood) if j.document.uri in uris
+        ]
         if weak:
             await self.emit.warn(
                 f"{counted(len(weak), 'cited source')} judged on meaning alone (never naming "

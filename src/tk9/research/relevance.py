@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tk9.research.documents import Document
-from tk9.research.mentions import holds_qualifiers, only_compared, qualifiers
+from tk9.research.mentions import broader, holds_qualifiers, only_compared, qualifiers
 from tk9.research.subject import ROMAN, Subject, main_titles, presence, required
 from tk9.research.text import STOPWORDS, stem, terms, words
 
@@ -235,11 +235,12 @@ this much further from the subject than the closest match is *marginal*: kept, b
 warns (:func:`marginal`)."""
 
 
-def marginal(judged: Sequence[Judged]) -> list[Judged]:
+def marginal(judged: Sequence[Judged], subject: Subject | None = None) -> list[Judged]:
     """Sources on the subject by meaning only: not its own article, the required phrase not
     even as a unit in their text, and ≥ :data:`MARGINAL_GAP` below the closest other match
     (*Albert A. Michelson* for "Albert Einstein and the theory of relativity", *Zambezi* for
-    the Nile basin)."""
+    the Nile basin) — unless, given the ``subject``, the title is made of the subject's own
+    words (:func:`~tk9.research.mentions.broader`: *Climate* for climate change)."""
     sims = [j.similarity for j in judged if j.similarity is not None and not j.main]
     if not sims:
         return []
@@ -252,6 +253,7 @@ def marginal(judged: Sequence[Judged]) -> list[Judged]:
         and j.held < 0.5
         and j.similarity is not None
         and j.similarity < best - MARGINAL_GAP
+        and not (subject is not None and broader(subject, j.document))
     ]
 
 
