@@ -8,6 +8,7 @@ from tk9.research.documents import Document
 from tk9.research.mentions import broader, holds_qualifiers, only_compared, qualifiers
 from tk9.research.relevance import judge, marginal
 from tk9.research.semantic import lexical
+from tk9.research.sentences import is_anaphoric
 from tk9.research.subject import parse, required, weighted
 
 TIDAL: dict[str, str] = {
@@ -210,3 +211,9 @@ def test_a_broader_article_named_by_the_subjects_words_is_not_marginal() -> None
     einstein = parse("Albert Einstein and the theory of relativity")
     assert not broader(einstein, doc("Albert A. Michelson", "He measured light."))
     assert broader(parse("The Industrial Revolution"), doc("Industrialisation", ""))
+
+
+def test_a_pronoun_after_a_short_opener_needs_its_antecedent() -> None:
+    assert is_anaphoric("On 29 May 1953, he and Tenzing Norgay reached the summit.")
+    assert is_anaphoric("In 1907, she received the Nobel Prize in Chemistry.")
+    assert not is_anaphoric("On 29 May 1953, Hillary and Tenzing Norgay reached the summit.")
