@@ -6,6 +6,7 @@ from __future__ import annotations
 from tk9.research.compose import compose, prose_words, render
 from tk9.research.documents import Document
 from tk9.research.mentions import broader, holds_qualifiers, only_compared, qualifiers
+from tk9.research.outline import distinctive_phrase
 from tk9.research.relevance import judge, marginal
 from tk9.research.semantic import lexical
 from tk9.research.sentences import is_anaphoric
@@ -217,3 +218,10 @@ def test_a_pronoun_after_a_short_opener_needs_its_antecedent() -> None:
     assert is_anaphoric("On 29 May 1953, he and Tenzing Norgay reached the summit.")
     assert is_anaphoric("In 1907, she received the Nobel Prize in Chemistry.")
     assert not is_anaphoric("On 29 May 1953, Hillary and Tenzing Norgay reached the summit.")
+
+
+def test_a_heading_is_a_phrase_as_written_without_the_subjects_words() -> None:
+    texts = ["Tenzing Norgay was a Sherpa.", "Tenzing Norgay reached the summit."]
+    assert distinctive_phrase(texts, [], {"everest"}) == "Tenzing Norgay"
+    holes = ["A supermassive black hole is big.", "The supermassive black hole is central."]
+    assert distinctive_phrase(holes, [], {"black", "hole"}) is None
