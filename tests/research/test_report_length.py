@@ -3,14 +3,27 @@ compares itself with the subject (issue 8, items 4 and 5)."""
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
+from tk9.events import RunStatus
+from tk9.log.memory import MemoryEventLog
 from tk9.research.compose import compose, prose_words, render
 from tk9.research.documents import Document
 from tk9.research.mentions import broader, holds_qualifiers, only_compared, qualifiers
 from tk9.research.outline import distinctive_phrase
 from tk9.research.relevance import judge, marginal
+from tk9.research.runner import run_research
 from tk9.research.semantic import lexical
 from tk9.research.sentences import is_anaphoric
 from tk9.research.subject import parse, required, weighted
+from tk9.settings import Settings
+
+from .conftest import new_session
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+from quality_metrics import prose_words as prose_words_of
 
 TIDAL: dict[str, str] = {
     "Tidal power": (
@@ -225,3 +238,31 @@ def test_a_heading_is_a_phrase_as_written_without_the_subjects_words() -> None:
     assert distinctive_phrase(texts, [], {"everest"}) == "Tenzing Norgay"
     holes = ["A supermassive black hole is big.", "The supermassive black hole is central."]
     assert distinctive_phrase(holes, [], {"black", "hole"}) is None
+
+
+async def test_a_run_on_a_corpus_of_ten_relevant_documents_writes_a_full_report(
+    log: MemoryEventLog, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for title, body in TIDAL.items():
+        (corpus / f"{title.replace(' ', '-').lower()}.md").write_text(
+            f"# {title}\n\n{body}\n", encoding="utf-8"
+        )
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        corpus_dir=corpus,
+        use_wiki_corpus=False,
+        max_sections=5,
+        log_backend="memory",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    session_id = await new_session(log, "Tidal power")
+    out = tmp_path / "out"
+    status = await run_research(log, session_id, "Tidal power", "en", settings, out)
+    assert status == RunStatus.COMPLETED
+    markdown = next(out.glob("*.md")).read_text(encoding="utf-8")
+    assert 800 <= prose_words_of(markdown) <= 1500
+    quoted = re.findall(r"([^.\[\]]+?\.) \[\d+\]", markdown)
+    assert len(quoted) > 20 and len(quoted) == len(set(quoted)), "a sentence is quoted twice"
+    assert "shorter than a full one" not in markdown

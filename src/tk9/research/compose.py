@@ -98,17 +98,21 @@ def compose(
     if rest:
         k = max(1, min(max_sections, len(rest) // 4))
         labels = cluster(vectors[1:][rest], k)
-        per_section = max(80.0, (budget - INTRO_WORDS - KEY_POINT_WORDS) / k)
+        for_sections = budget - INTRO_WORDS - KEY_POINT_WORDS
+        per_section = max(80.0, for_sections / k)
         groups: list[list[Unit]] = []
+        pools: list[list[int]] = []
         for c in range(k):
             members = [rest[j] for j in range(len(rest)) if labels[j] == c]
             members.sort(key=lambda i: -score[i])
             chosen = _fill(members, pool, vectors[1:], used, per_section)
             if sum(len(u.sentences) for u in chosen) >= 2 or (chosen and k == 1):
                 groups.append(chosen)
+                pools.append(members)
             else:
                 for unit in chosen:  # too thin for a section: free its sentences again
                     used.difference_update((s.source, s.position) for s in unit.sentences)
+        _extend(groups, pools, pool, vectors[1:], used, for_sections)
         texts = [[u.text for u in g] for g in groups]
         names = _names(subject, docs, groups, texts)
         plan.sections = [(names[i], groups[i]) for i in order(texts, subject.framing)]
@@ -147,12 +151,34 @@ def _overlaps(unit: Unit, used: set[tuple[int, int]]) -> bool:
     return any((s.source, s.position) in used for s in unit.sentences)
 
 
+def _extend(
+    groups: list[list[Unit]],
+    pools: Sequence[Sequence[int]],
+    pool: Sequence[Unit],
+    vectors: np.ndarray,
+    used: set[tuple[int, int]],
+    budget: float,
+) -> None:
+    """Share the words the sections left unspent among those with more to quote: an equal
+    share per section left most of a large cluster unquoted while small ones used little."""
+    for _ in range(3):
+        left = budget - sum(u.word_count for g in groups for u in g)
+        open_ = [i for i, m in enumerate(pools) if any(not _overlaps(pool[j], used) for j in m)]
+        if left < 20 or not open_:
+            return
+        for i in open_:
+            mine = {(s.source, s.position) for u in groups[i] for s in u.sentences}
+            more = _fill(pools[i], pool, vectors, used, left / len(open_), mine)
+            groups[i] = _merged([*groups[i], *more])
+
+
 def _fill(
     candidates: Sequence[int],
     pool: Sequence[Unit],
     vectors: np.ndarray,
     used: set[tuple[int, int]],
     budget: float,
+    mine: set[tuple[int, int]] | None = None,
 ) -> list[Unit]:
     """Take candidates in order while words remain, skipping near-duplicate units and units
     that share a sentence with another part of the report; mark the chosen sentences used.
@@ -160,9 +186,10 @@ def _fill(
     A unit may share sentences with units already chosen *for this group*: then only its new
     sentences count, and they read on from their antecedent ("It lies in the Mahalangur
     Himal…" after "Mount Everest is the highest mountain…", which the unit starting at that
-    sentence had already taken). Returned in document order for reading."""
+    sentence had already taken). ``mine``: sentences the group already holds (a second pass).
+    Returned in document order for reading."""
     chosen: list[int] = []
-    mine: set[tuple[int, int]] = set()
+    mine = set() if mine is None else set(mine)
     total = 0
     for i in candidates:
         unit = pool[i]
