@@ -27,7 +27,7 @@ from tk9.research.outline import cluster, distinctive_phrase, order
 from tk9.research.relevance import is_main
 from tk9.research.semantic import Embedder, centrality, similarities
 from tk9.research.sentences import Unit, units
-from tk9.research.subject import Subject, presence
+from tk9.research.subject import Subject, presence, required
 from tk9.research.text import words
 
 WORD_BUDGET = 1200
@@ -54,9 +54,15 @@ class Plan:
 
 
 def compose(
-    subject: Subject, documents: Sequence[Document], embedder: Embedder, max_sections: int
+    subject: Subject,
+    documents: Sequence[Document],
+    embedder: Embedder,
+    max_sections: int,
+    context: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Plan the report on ``subject`` from ``documents`` (on the subject, best first)."""
+    """Plan the report on ``subject`` from ``documents`` (on the subject, best first). From a
+    document whose URI is in ``context`` (it names the subject without being about it), only
+    units that name a key phrase are quoted."""
     docs = list(documents)
     plan = Plan(docs)
     pool = units(docs)
@@ -68,10 +74,12 @@ def compose(
     lexical = np.array([_phrase_share(subject, u) for u in pool])
     main = {i for i, d in enumerate(docs) if is_main(subject, d)}
     score = relevance + 0.15 * lexical + np.array([0.05 * (u.last.source in main) for u in pool])
+    naming = {i for i, d in enumerate(docs) if d.uri in context}
     keep = [
         i
         for i in range(len(pool))
-        if relevance[i] >= embedder.sentence or lexical[i] > 0 or pool[i].last.source in main
+        if (pool[i].last.source not in naming or _names_subject(subject, pool[i]))
+        and (relevance[i] >= embedder.sentence or lexical[i] > 0 or pool[i].last.source in main)
     ]
     if not keep:
         return plan
@@ -90,17 +98,21 @@ def compose(
     if rest:
         k = max(1, min(max_sections, len(rest) // 4))
         labels = cluster(vectors[1:][rest], k)
-        per_section = max(80.0, (budget - INTRO_WORDS - KEY_POINT_WORDS) / k)
+        for_sections = budget - INTRO_WORDS - KEY_POINT_WORDS
+        per_section = max(80.0, for_sections / k)
         groups: list[list[Unit]] = []
+        pools: list[list[int]] = []
         for c in range(k):
             members = [rest[j] for j in range(len(rest)) if labels[j] == c]
             members.sort(key=lambda i: -score[i])
             chosen = _fill(members, pool, vectors[1:], used, per_section)
             if sum(len(u.sentences) for u in chosen) >= 2 or (chosen and k == 1):
                 groups.append(chosen)
+                pools.append(members)
             else:
                 for unit in chosen:  # too thin for a section: free its sentences again
                     used.difference_update((s.source, s.position) for s in unit.sentences)
+        _extend(groups, pools, pool, vectors[1:], used, for_sections)
         texts = [[u.text for u in g] for g in groups]
         names = _names(subject, docs, groups, texts)
         plan.sections = [(names[i], groups[i]) for i in order(texts, subject.framing)]
@@ -111,7 +123,7 @@ def compose(
         plan.sections = [(_names(subject, docs, [group], [[u.text for u in group]])[0], group)]
 
     # key points: the most central relevant units not quoted above
-    left = [i for i in keep if not _overlaps(pool[i], used) and len(pool[i].sentences) == 1]
+    left = [i for i in keep if not _overlaps(pool[i], used)]
     if left:
         central = centrality(vectors[1:][keep])
         by_index = dict(zip(keep, central, strict=True))
@@ -126,10 +138,38 @@ def _phrase_share(subject: Subject, unit: Unit) -> float:
     return sum(p.weight * (presence(p, doc) > 0) for p in subject.phrases) / total
 
 
+def _names_subject(subject: Subject, unit: Unit) -> bool:
+    """Whether the unit's own sentence (not the antecedents it brings) names the subject's
+    required phrase (one of them) as a unit of words."""
+    doc = Document("", "", unit.last.text)
+    return any(presence(p, doc) >= 0.5 for p in required(subject))
+
+
 def _overlaps(unit: Unit, used: set[tuple[int, int]]) -> bool:
     """Whether any sentence of the unit is already quoted (its antecedent may not be, alone:
     a chain is quoted whole or not at all)."""
     return any((s.source, s.position) in used for s in unit.sentences)
+
+
+def _extend(
+    groups: list[list[Unit]],
+    pools: Sequence[Sequence[int]],
+    pool: Sequence[Unit],
+    vectors: np.ndarray,
+    used: set[tuple[int, int]],
+    budget: float,
+) -> None:
+    """Share the words the sections left unspent among those with more to quote: an equal
+    share per section left most of a large cluster unquoted while small ones used little."""
+    for _ in range(3):
+        left = budget - sum(u.word_count for g in groups for u in g)
+        open_ = [i for i, m in enumerate(pools) if any(not _overlaps(pool[j], used) for j in m)]
+        if left < 20 or not open_:
+            return
+        for i in open_:
+            mine = {(s.source, s.position) for u in groups[i] for s in u.sentences}
+            more = _fill(pools[i], pool, vectors, used, left / len(open_), mine)
+            groups[i] = _merged([*groups[i], *more])
 
 
 def _fill(
@@ -138,23 +178,64 @@ def _fill(
     vectors: np.ndarray,
     used: set[tuple[int, int]],
     budget: float,
+    mine: set[tuple[int, int]] | None = None,
 ) -> list[Unit]:
-    """Take candidates in order while words remain, skipping quoted and near-duplicate units;
-    mark the chosen sentences used. Returned in document order for reading."""
+    """Take candidates in order while words remain, skipping near-duplicate units and units
+    that share a sentence with another part of the report; mark the chosen sentences used.
+
+    A unit may share sentences with units already chosen *for this group*: then only its new
+    sentences count, and they read on from their antecedent ("It lies in the Mahalangur
+    Himal…" after "Mount Everest is the highest mountain…", which the unit starting at that
+    sentence had already taken). ``mine``: sentences the group already holds (a second pass).
+    Returned in document order for reading."""
     chosen: list[int] = []
+    mine = set() if mine is None else set(mine)
     total = 0
     for i in candidates:
         unit = pool[i]
         if total >= budget:
             break
-        if _overlaps(unit, used) or any(
-            float(vectors[i] @ vectors[j]) > NEAR_DUPLICATE for j in chosen
+        keys = [(s.source, s.position) for s in unit.sentences]
+        shared = {k for k in keys if k in used}
+        if not shared <= mine or len(shared) == len(keys):
+            continue  # quoted elsewhere (its antecedent or itself), or nothing new
+        if any(
+            float(vectors[i] @ vectors[j]) > NEAR_DUPLICATE
+            for j in chosen
+            if not _shares(unit, pool[j])
         ):
             continue
         chosen.append(i)
-        total += unit.word_count
-        used.update((s.source, s.position) for s in unit.sentences)
-    return sorted((pool[i] for i in chosen), key=lambda u: (u.last.source, u.last.position))
+        pairs = zip(unit.sentences, keys, strict=True)
+        total += sum(len(words(s.text)) for s, k in pairs if k not in used)
+        used.update(keys)
+        mine.update(keys)
+    return _merged([pool[i] for i in chosen])
+
+
+def _merged(chosen: Sequence[Unit]) -> list[Unit]:
+    """Units in document order, those that share sentences joined into one (a unit is a run
+    of consecutive sentences of one document, so overlapping runs make one longer run)."""
+    out: list[Unit] = []
+    for unit in sorted(chosen, key=lambda u: (u.last.source, u.sentences[0].position)):
+        if (
+            out
+            and out[-1].last.source == unit.last.source
+            and (unit.sentences[0].position <= out[-1].last.position)
+        ):
+            known = {s.position for s in out[-1].sentences}
+            extra = tuple(s for s in unit.sentences if s.position not in known)
+            out[-1] = Unit(out[-1].sentences + extra)
+        else:
+            out.append(unit)
+    return out
+
+
+def _shares(a: Unit, b: Unit) -> bool:
+    """Whether two units quote a sentence in common (one extends the other's chain)."""
+    return not {(s.source, s.position) for s in a.sentences}.isdisjoint(
+        (s.source, s.position) for s in b.sentences
+    )
 
 
 def _names(

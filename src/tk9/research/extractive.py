@@ -36,18 +36,23 @@ class ExtractiveEngine:
         self.subject: Subject | None = None
         self.embedder: Embedder = lexical()
         self.plan: Plan | None = None
+        self.context: frozenset[str] = frozenset()
 
-    def prepare(self, subject: Subject, embedder: Embedder) -> None:
-        """The subject as the Browser understood it, and the vectors to judge meaning by."""
+    def prepare(
+        self, subject: Subject, embedder: Embedder, context: Sequence[Document] = ()
+    ) -> None:
+        """The subject as the Browser understood it, the vectors to judge meaning by, and the
+        *context* sources among the evidence (only their sentences naming the subject count)."""
         self.subject = subject
         self.embedder = embedder
+        self.context = frozenset(d.uri for d in context)
 
     async def outline(
         self, subject: str, evidence: Sequence[Document], max_sections: int
     ) -> Outline:
         understood = self.subject or parse(subject)
         plan = await asyncio.to_thread(
-            compose, understood, list(evidence), self.embedder, max_sections
+            compose, understood, list(evidence), self.embedder, max_sections, self.context
         )
         self.plan = plan
         title = subject[:1].upper() + subject[1:]

@@ -79,14 +79,15 @@ def distinctive_phrase(
     texts: Sequence[str], others: Sequence[str], exclude: set[str]
 ) -> str | None:
     """The two-word phrase of content words most frequent in ``texts`` relative to ``others``
-    (not made of the subject's own words), capitalised as a heading."""
+    (without a word of the subject: "Supermassive black" is half a phrase), as written in the
+    texts, capitalised as a heading."""
 
     def bigrams(items: Sequence[str]) -> Counter[tuple[str, str]]:
         counts: Counter[tuple[str, str]] = Counter()
         for text in items:
             tokens = words(text)
             for a, b in itertools.pairwise(tokens):
-                if _content(a) and _content(b) and not ({stem(a), stem(b)} <= exclude):
+                if _content(a) and _content(b) and not ({stem(a), stem(b)} & exclude):
                     counts[(a, b)] += 1
         return counts
 
@@ -95,6 +96,11 @@ def distinctive_phrase(
     if not scored:
         return None
     _, _, (a, b) = max(scored)
+    for text in texts:  # as written: "Tenzing Norgay", not "Tenzing norgay"
+        found = re.search(rf"\b{re.escape(a)}\W+{re.escape(b)}\b", text, re.IGNORECASE)
+        if found:
+            written = " ".join(found.group(0).split())
+            return written[:1].upper() + written[1:]
     return f"{a.capitalize()} {b}"
 
 

@@ -53,6 +53,9 @@ BANDS: dict[AgentName, tuple[int, int]] = {
 }
 INITIAL_SOURCES = 14
 """The most documents a report draws on (those judged most on the subject)."""
+CONTEXT_SOURCES = 10
+"""The most *context* sources (:attr:`.relevance.Judged.context`) the extractive engine adds,
+quoting only their sentences that name the subject."""
 BROWSER_CANDIDATES = 60
 DENSE_CANDIDATES = 30
 """Passages the hybrid search adds (their documents) when the embedding model is loaded."""
@@ -84,6 +87,8 @@ class Pipeline:
     embedder: Embedder = field(default_factory=lexical)
     judged: list[Judged] = field(default_factory=list)
     coverage: Coverage | None = None
+    context: list[Document] = field(default_factory=list)
+    """Set by the Browser: sources that name the subject without being about it."""
     phrase_similarity: dict[str, list[float]] = field(default_factory=dict)
     """Document URI → cosine of each key phrase with it (dense embedder only)."""
 
@@ -181,6 +186,10 @@ class Pipeline:
                 f"The corpus covers only part of “{self.subject}”: " + coverage.summary(), agent
             )
         self.initial = found
+        known = {d.uri for d in found}
+        self.context = [j.document for j in judged if j.context and j.document.uri not in known][
+            :CONTEXT_SOURCES
+        ]
         titles = ", ".join(d.title for d in found[:4])
         off = len(candidates) - len(on_subject)
         dropped = f" ({off} off-topic match(es) set aside)" if off else ""
@@ -237,9 +246,12 @@ class Pipeline:
     async def editor(self, initial: list[Document]) -> Outline:
         agent = AgentName.EDITOR
         await self._step(agent, 0.0, "Planning the title and outline")
+        evidence = initial
         if isinstance(self.engine, ExtractiveEngine) and self.understood is not None:
-            self.engine.prepare(self.understood, self.embedder)
-        outline = await self.engine.outline(self.subject, initial, self.max_sections)
+            # the extractive engine quotes only what names the subject from context sources
+            self.engine.prepare(self.understood, self.embedder, self.context)
+            evidence = [*initial, *self.context]
+        outline = await self.engine.outline(self.subject, evidence, self.max_sections)
         sections = tuple(h.strip() for h in outline.sections if h.strip())[: self.max_sections]
         if not sections:
             raise ResearchError("the Editor produced no section")
@@ -366,7 +378,9 @@ class Pipeline:
         coverage = measure(understood, cited, sims, self.embedder.covers)
         uris = {d.uri for d in cited}
         await self.emit.coverage(payload(coverage, self.judged, uris))
-        weak = [j.document.title for j in marginal(self.judged) if j.document.uri in uris]
+        weak = [
+            j.document.title for j in marginal(self.judged, understood) if j.document.uri in uris
+        ]
         if weak:
             await self.emit.warn(
                 f"{counted(len(weak), 'cited source')} judged on meaning alone (never naming "
@@ -380,11 +394,18 @@ class Pipeline:
             for t in [report.introduction, report.conclusion, *(b for _, b in report.sections)]
         )
         on_subject = sum(j.on_subject for j in self.judged) or len(self.initial)
+        named = len(self.context)
         about = [
             f"{coverage.summary()} The report quotes {counted(len(cited), 'source')} of "
-            f"{counted(on_subject, 'document')} the corpus holds on the subject "
-            f"({prose:,} words of prose)."
+            f"{counted(on_subject, 'document')} the corpus holds on the subject"
+            + (f" and {counted(named, 'document')} that name it" if named else "")
+            + f" ({prose:,} words of prose)."
         ]
+        if named:
+            about.append(
+                "From a document that only names the subject, the report quotes just the "
+                "sentences that name it."
+            )
         if on_subject < FULL_REPORT:
             about.append(
                 f"The corpus holds only {counted(on_subject, 'document')} on this subject, so "

@@ -79,12 +79,22 @@ _CLAUSE_PRONOUN = re.compile(
 )
 
 
+_PRONOUN_AFTER_OPENER = re.compile(
+    r"^[^,;]{0,60},\s*(?:it|its|they|their|he|his|she|her|this|these)\b", re.IGNORECASE
+)
+"""A short opener, then a pronoun as the subject: "On 29 May 1953, he and Tenzing Norgay…"."""
+
+
 def is_anaphoric(sentence: str) -> bool:
     """Whether the sentence's opening refers back to something said before it: it opens with
     an anaphor, or with a clause whose pronoun has nothing to refer to ("When they joined
-    the war, …", "In his later years, …")."""
+    the war, …", "In his later years, …", "On 29 May 1953, he …")."""
     opening = sentence.lstrip("\"'“‘(")
-    return bool(_ANAPHORS.match(opening) or _CLAUSE_PRONOUN.match(opening))
+    return bool(
+        _ANAPHORS.match(opening)
+        or _CLAUSE_PRONOUN.match(opening)
+        or _PRONOUN_AFTER_OPENER.match(opening)
+    )
 
 
 def quotable(sentence: str) -> bool:
