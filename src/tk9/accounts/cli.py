@@ -1,8 +1,10 @@
 """``tk9 users add|list|remove`` and ``tk9 tokens create|revoke``: accounts from the shell.
 
-They open the data directory's user store directly (the server need not run). The first admin
-is made here: ``tk9 users add alice --admin``. Passwords are read from stdin when it is not a
-terminal (``printf '%s\\n' "$PW" | tk9 users add bob``), otherwise prompted twice.
+They open the same user store as the server, directly (the server need not run): the data
+directory's SQLite file, or the Redis at ``TK9_REDIS_URL`` when ``TK9_LOG_BACKEND=redis`` (both
+read from the environment, as ``tk9 serve`` does). The first admin is made here:
+``tk9 users add alice --admin``. Passwords are read from stdin when it is not a terminal
+(``printf '%s\\n' "$PW" | tk9 users add bob``), otherwise prompted twice.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _store(data_dir: Path | None) -> Iterator[UserStore]:
     from tk9.cli import build_settings
 
     settings = build_settings(data_dir=data_dir, host="127.0.0.1")
-    store = open_user_store(settings.db_path)
+    store = open_user_store(settings)
     try:
         yield store
     except Tk9Error as exc:

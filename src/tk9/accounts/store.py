@@ -1,9 +1,10 @@
-"""The users/tokens store: a small port, and its SQLite implementation.
+"""The users/tokens store: a small port, its SQLite implementation, and which one to open.
 
 Users live next to the sessions: the SQLite backend's database file holds a ``users`` and a
-``tokens`` table beside the event log's. The memory and Redis backends keep them in the same
-kind of file in the data directory for now (a Redis implementation of :class:`UserStore` is
-the missing piece for a shared multi-node user base).
+``tokens`` table beside the event log's; with ``TK9_LOG_BACKEND=redis`` they live in that Redis
+(:class:`tk9.accounts.redis_store.RedisUserStore`), so every web node and the CLI on any host
+share one user base. The memory backend (nothing else persists) keeps them in the SQLite file
+of the data directory, so accounts survive a restart.
 
 Passwords are hashed with argon2id (argon2-cffi). Tokens — API tokens printed by
 ``tk9 tokens create`` and the dashboard's login cookies alike — are 256-bit random strings;
@@ -21,12 +22,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from tk9.errors import Conflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from tk9.settings import Settings
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD = 8
@@ -67,7 +71,10 @@ def token_digest(token: str) -> str:
 
 
 class UserStore(Protocol):
-    """The port the server and the CLI use; SQLite today, Redis later."""
+    """The port the server and the CLI use (SQLite, or Redis for the Redis deployment).
+
+    ``tests/accounts/test_store_contract.py`` holds every implementation to the same contract.
+    """
 
     def add_user(self, username: str, password: str, *, admin: bool = False) -> User: ...
 
@@ -195,6 +202,10 @@ class SqliteUserStore:
             self._db.close()
 
 
-def open_user_store(db_path: Path) -> UserStore:
-    """The store for a data directory (see the module docstring for the Redis case)."""
-    return SqliteUserStore(db_path)
+def open_user_store(settings: Settings) -> UserStore:
+    """The store that goes with the log backend: Redis for ``redis``, else the SQLite file."""
+    if settings.log_backend == "redis":
+        from tk9.accounts.redis_store import RedisUserStore
+
+        return RedisUserStore(settings.redis_url)
+    return SqliteUserStore(settings.db_path)

@@ -104,7 +104,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         if settings.auth == "accounts":
             from tk9.accounts.store import open_user_store
 
-            ctx.users = open_user_store(settings.db_path)
+            ctx.users = open_user_store(settings)
         disk_full = await ctx.storage.recover()  # before: these did not stop with the server
         interrupted = await ctx.runs.mark_interrupted()
         await api_sessions.language_routes(ctx)  # read installed Apertium pairs once
