@@ -72,7 +72,7 @@ def _redis_case(server: RedisServer) -> StoreCase:
     return StoreCase("redis", lambda: RedisUserStore(server.url, hasher=FAST_HASHER), dump)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def store_case(request: pytest.FixtureRequest, tmp_path: Path) -> StoreCase:
     if request.param == "sqlite":
         return _sqlite_case(tmp_path)

@@ -19,6 +19,8 @@ from tk9.server.app import create_app
 
 PASSWORD = "correct horse battery"
 
+pytestmark = pytest.mark.redis
+
 
 def test_a_user_added_by_the_cli_logs_in_on_a_server_sharing_the_redis(
     redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -59,3 +61,24 @@ def test_a_user_added_by_the_cli_logs_in_on_a_server_sharing_the_redis(
         assert client.get("/api/auth/me").status_code == 401
         assert client.get("/api/auth/me", headers=bearer).status_code == 401
     assert not (settings.data_dir / "tk9.sqlite3").exists()
+
+
+def test_a_lost_redis_answers_503_at_the_access_gate_not_500(tmp_path: Path) -> None:
+    own = RedisServer(tmp_path)  # this test stops it: not the shared one
+    try:
+        settings = make_settings(
+            tmp_path / "node",
+            log_backend="redis",
+            redis_url=own.url,
+            auth="accounts",
+            allowed_hosts="testserver",
+        )
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            assert client.get("/api/auth/me").status_code == 401  # no token: no lookup
+            own.stop()
+            r = client.get("/api/auth/me", headers={"Authorization": "Bearer tk9_" + "a" * 43})
+            assert r.status_code == 503
+            assert r.json()["error"]["code"] == "unavailable"
+            assert r.json()["error"]["retryable"] is True
+    finally:
+        own.stop()

@@ -14,6 +14,8 @@ from tk9.errors import Unavailable
 
 from .conftest import FAST_HASHER
 
+pytestmark = pytest.mark.redis
+
 
 def test_cookies_expiring_ahead_get_a_redis_ttl_and_api_tokens_do_not(
     redis_server: RedisServer,

@@ -25,7 +25,15 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tk9.accounts.store import User
-from tk9.errors import CloseCode, Forbidden, NotFound, SessionNotFound, Tk9Error, Unauthorized
+from tk9.errors import (
+    CloseCode,
+    Forbidden,
+    NotFound,
+    SessionNotFound,
+    Tk9Error,
+    Unauthorized,
+    Unavailable,
+)
 from tk9.protocol.messages import ErrorFrame
 from tk9.server.context import AppContext
 
@@ -131,7 +139,11 @@ class AccessGate:
             await self.app(scope, receive, send)
             return
         path = str(scope["path"])
-        user = await resolve_user(self.ctx, scope)
+        try:
+            user = await resolve_user(self.ctx, scope)
+        except Unavailable as exc:  # the user store (e.g. Redis) cannot be reached: retry
+            await _refuse(scope, receive, send, exc, CloseCode.TRY_AGAIN_LATER)
+            return
         if user is not None:
             scope[_SCOPE_KEY] = user
         elif _needs_user(path):
@@ -162,7 +174,10 @@ async def _refuse(
             return
         await send({"type": "websocket.accept"})
         frame = ErrorFrame(
-            code=error.code, message=error.message, retryable=False, close_code=int(close)
+            code=error.code,
+            message=error.message,
+            retryable=error.retryable,
+            close_code=int(close),
         )
         await send({"type": "websocket.send", "text": frame.model_dump_json()})
         await send({"type": "websocket.close", "code": int(close), "reason": error.message[:120]})
