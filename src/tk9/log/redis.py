@@ -28,6 +28,10 @@ its connection. ``delete`` first marks the stream deleted and appends a tombston
 ``SessionNotFound`` — and then removes the keys, except that the tombstone stays for
 ``TOMBSTONE_TTL`` seconds for a waiter that checked the session just before the delete.
 
+Fencing (:mod:`tk9.log.fence`): inside :func:`~tk9.log.fence.fenced`, ``append`` and
+``update_meta`` pass the fence hash as a third key and check its token in the same script;
+a stale token raises ``Fenced`` and writes nothing.
+
 ``trim`` is supported (``XTRIM MINID``). Timestamps come from the appending process's clock.
 """
 
@@ -58,6 +62,8 @@ from tk9.log.base import (
     check_timeout,
     encode_json,
 )
+from tk9.log.fence import Fenced
+from tk9.log.fence import current as current_fence
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
 from tk9.log.redis_scripts import (
@@ -225,7 +231,11 @@ class RedisEventLog(EventLog):
     async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
         info_k, meta_k, _ = self._keys(session_id)
         fields = _meta_fields(meta)
-        if not await self._run("update_meta", [info_k, meta_k], fields):
+        keys, args = _fenced([info_k, meta_k], session_id)
+        res = await self._run("update_meta", keys, [*args, *fields])
+        if res == -1:
+            raise _fenced_out(session_id)
+        if not res:
             raise _not_found(session_id)
 
     async def delete(self, session_id: str) -> None:
@@ -250,7 +260,10 @@ class RedisEventLog(EventLog):
         kind = check_event_type(event_type)
         body = encode_json(payload)
         ts = self._clock.wall()
-        res = await self._run("append", [info_k, events_k], [kind.value, repr(ts), body])
+        keys, args = _fenced([info_k, events_k], session_id)
+        res = await self._run("append", keys, [*args, kind.value, repr(ts), body])
+        if res == -1:
+            raise _fenced_out(session_id)
         if res is None:
             raise _not_found(session_id)
         return _event(int(res[0]), str(res[1]), ts, kind, body)
@@ -382,6 +395,21 @@ def _entry(epoch: str, entry_id: str, fields: dict[str, str]) -> Event:
 
 def _event(seq: int, epoch: str, ts: float, kind: EventType | str, body: str) -> Event:
     return Event.from_stored(seq, epoch, ts, EventType(kind), body)
+
+
+def _fenced(keys: list[str], session_id: str) -> tuple[list[str], list[str]]:
+    """The script's keys and leading ARGV: with the current :class:`Fence`, if any."""
+    fence = current_fence()
+    if fence is None:
+        return keys, ["", ""]
+    return [*keys, fence.key], [fence.field, str(fence.token)]
+
+
+def _fenced_out(session_id: str) -> Fenced:
+    return Fenced(
+        f"session {session_id!r}: this writer's lease was taken over; write refused",
+        session_id=session_id,
+    )
 
 
 def _not_found(session_id: str) -> SessionNotFound:
