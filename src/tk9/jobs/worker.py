@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tk9.clock import Clock, SystemClock
+from tk9.errors import NotFound, Unavailable
 from tk9.events import TERMINAL_RUN_STATUSES, RunStatus
 from tk9.jobs import JOB_FUNCTION, QUEUE_NAME, dumps, loads
 from tk9.jobs.lease import Got, Leases, cancel_key
@@ -72,6 +73,7 @@ class RunWorker:
         got, fence = taken
         if fence is None:
             return "held by another worker"
+        release = True
         try:
             state = await self.sessions.state(session_id)
             if state.status in TERMINAL_RUN_STATUSES:
@@ -81,13 +83,19 @@ class RunWorker:
                 return "an earlier attempt lapsed"
             with fenced(fence):
                 await self.log.update_meta(session_id, {"worker": self.holder})
+            release = False  # until it ended: a run left unfinished keeps its lease to lapse
             status = await self._execute(session_id, subject, language, fence)
+            release = True
             return status.value
         except Fenced:
+            release = True
             return FENCED  # another node took the lease over and ended the run
         finally:
-            with contextlib.suppress(RedisError):
-                await self.leases.release(session_id, self.holder)
+            with contextlib.suppress(RedisError, Unavailable, NotFound):
+                if not release:  # an error or a shutdown: did the run's closing get written?
+                    release = is_terminal((await self.log.info(session_id)).meta)
+                if release:  # else the reaper ends it `interrupted` when the lease lapses
+                    await self.leases.release(session_id, self.holder)
                 await self.redis.delete(cancel_key(session_id))
 
     async def _slot(self, session_id: str) -> tuple[Got, Fence | None] | None:

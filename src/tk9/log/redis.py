@@ -32,6 +32,13 @@ Fencing (:mod:`tk9.log.fence`): inside :func:`~tk9.log.fence.fenced`, ``append``
 ``update_meta`` pass the fence hash as a third key and check its token in the same script;
 a stale token raises ``Fenced`` and writes nothing.
 
+Redis restarts. Writes ride out an outage of up to ``outage`` seconds (10 s: less than the
+15 s lease, so a run survives a Redis restart): :meth:`RedisEventLog._write` retries with
+back-off, and before sending an append again checks whether the lost call had landed, so an
+entry is never written twice. Redis must run with the AOF (``appendfsync always``) for an
+acknowledged append to survive the restart; reads and waits raise ``Unavailable`` meanwhile
+(viewers retry).
+
 ``trim`` is supported (``XTRIM MINID``). Timestamps come from the appending process's clock.
 """
 
@@ -40,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +83,10 @@ from tk9.log.redis_scripts import (
     UPDATE_META,
 )
 
+LANDED_WINDOW = 64
+"""Newest entries searched for an append whose reply was lost in an outage (one writer per
+run, fenced, so its own entry is the newest or close to it)."""
+
 
 @dataclass(eq=False)
 class _Watcher:
@@ -101,6 +112,7 @@ class RedisEventLog(EventLog):
         clock: Clock | None = None,
         max_watchers: int = 512,
         watcher_linger: float = 5.0,
+        outage: float = 10.0,
     ) -> None:
         if max_watchers < 1:
             raise ValueError("max_watchers must be >= 1")
@@ -109,6 +121,7 @@ class RedisEventLog(EventLog):
         self._clock: Clock = clock or SystemClock()
         self._max_watchers = max_watchers
         self._linger = watcher_linger
+        self._outage = outage
         self._r: aioredis.Redis | None = None
         self._blocking: aioredis.Redis | None = None
         self._notifier = SessionNotifier()
@@ -186,6 +199,48 @@ class RedisEventLog(EventLog):
         async with _errors():
             return await self._scripts[name](keys=keys, args=args)
 
+    async def _write(
+        self,
+        name: str,
+        keys: list[str],
+        args: list[Any],
+        landed: Callable[[], Awaitable[Any]] | None = None,
+    ) -> Any:
+        """Run a write script, riding out a Redis outage (a restart) of up to ``outage`` s.
+
+        A connection that failed mid-call may or may not have run the script, so before it
+        is sent again ``landed`` looks for the write (an append: its exact entry among the
+        newest ones) and returns its reply if it is there; writes without ``landed`` are
+        idempotent (``HSET``). Anything still failing after ``outage`` raises ``Unavailable``.
+        """
+        waited, delay, retrying = 0.0, 0.05, False
+        while True:
+            try:
+                if retrying and landed is not None:
+                    found = await landed()
+                    if found is not None:
+                        return found
+                return await self._run(name, keys, args)
+            except Unavailable:
+                if self._notifier.closed or waited >= self._outage:
+                    raise
+                retrying = True
+                await asyncio.sleep(delay)  # back-off while Redis restarts
+                waited, delay = waited + delay, min(delay * 2, 1.0)
+
+    async def _landed(self, session_id: str, fields: dict[str, str]) -> list[Any] | None:
+        """``[seq, epoch]`` of the newest entries' exact copy of ``fields`` (type, the
+        appender's timestamp, payload), if an append whose reply was lost did land."""
+        info_k, _, events_k = self._keys(session_id)
+        async with _errors(), self._client().pipeline(transaction=True) as pipe:
+            pipe.hget(info_k, "epoch")
+            pipe.xrevrange(events_k, "+", "-", count=LANDED_WINDOW)
+            epoch, entries = await pipe.execute()
+        for entry_id, found in entries:
+            if found == fields:
+                return [int(str(entry_id).split("-", 1)[0]), epoch]
+        return None
+
     # --- streams -----------------------------------------------------------------------------
     async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
         info_k, meta_k, events_k = self._keys(session_id)
@@ -232,7 +287,7 @@ class RedisEventLog(EventLog):
         info_k, meta_k, _ = self._keys(session_id)
         fields = _meta_fields(meta)
         keys, args = _fenced([info_k, meta_k], session_id)
-        res = await self._run("update_meta", keys, [*args, *fields])
+        res = await self._write("update_meta", keys, [*args, *fields])
         if res == -1:
             raise _fenced_out(session_id)
         if not res:
@@ -261,7 +316,10 @@ class RedisEventLog(EventLog):
         body = encode_json(payload)
         ts = self._clock.wall()
         keys, args = _fenced([info_k, events_k], session_id)
-        res = await self._run("append", keys, [*args, kind.value, repr(ts), body])
+        fields = {"t": kind.value, "ts": repr(ts), "p": body}
+        res = await self._write(
+            "append", keys, [*args, *fields.values()], lambda: self._landed(session_id, fields)
+        )
         if res == -1:
             raise _fenced_out(session_id)
         if res is None:
