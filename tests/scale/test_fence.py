@@ -118,3 +118,26 @@ async def test_a_paused_worker_whose_run_was_closed_elsewhere_stops_without_writ
     assert state.error is not None and "lease" in state.error
     assert await leases.live(clock.wall()) == []
     await log.close()
+
+
+async def test_an_append_whose_reply_was_lost_is_not_written_twice(log: RedisEventLog) -> None:
+    """A restart can cut the connection after the script ran: the retry finds the entry."""
+    from tk9.errors import Unavailable
+
+    await log.create("s", {})
+    run, calls = log._run, [0]
+
+    async def reply_lost_once(name: str, keys: list[str], args: list[Any]) -> Any:
+        calls[0] += 1
+        result = await run(name, keys, args)
+        if calls[0] == 1:
+            raise Unavailable("connection reset after the script ran")
+        return result
+
+    log._run = reply_lost_once  # type: ignore[method-assign]
+    event = await log.append("s", EventType.LOG, {"message": "once"})
+    log._run = run  # type: ignore[method-assign]
+    assert calls[0] == 1 and event.seq == 1
+    assert [e.payload for e in await log.read("s", 0)] == [{"message": "once"}]
+    assert (await log.append("s", EventType.LOG, {"message": "next"})).seq == 2
+    await log.close()
