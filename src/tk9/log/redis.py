@@ -33,7 +33,7 @@ Fencing (:mod:`tk9.log.fence`): inside :func:`~tk9.log.fence.fenced`, ``append``
 a stale token raises ``Fenced`` and writes nothing.
 
 Redis restarts. Writes ride out an outage of up to ``outage`` seconds (10 s: less than the
-15 s lease, so a run survives a Redis restart): :meth:`RedisEventLog._write` retries with
+15 s lease, so a run survives a Redis restart): :mod:`tk9.log.redis_writes` retries with
 back-off, and before sending an append again checks whether the lost call had landed, so an
 entry is never written twice. Redis must run with the AOF (``appendfsync always``) for an
 acknowledged append to survive the restart; reads and waits raise ``Unavailable`` meanwhile
@@ -69,8 +69,6 @@ from tk9.log.base import (
     check_timeout,
     encode_json,
 )
-from tk9.log.fence import Fenced
-from tk9.log.fence import current as current_fence
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
 from tk9.log.redis_scripts import (
@@ -82,10 +80,7 @@ from tk9.log.redis_scripts import (
     TRIM,
     UPDATE_META,
 )
-
-LANDED_WINDOW = 64
-"""Newest entries searched for an append whose reply was lost in an outage (one writer per
-run, fenced, so its own entry is the newest or close to it)."""
+from tk9.log.redis_writes import LANDED_WINDOW, fence_args, fenced_out, find_landed, ride_out
 
 
 @dataclass(eq=False)
@@ -206,40 +201,18 @@ class RedisEventLog(EventLog):
         args: list[Any],
         landed: Callable[[], Awaitable[Any]] | None = None,
     ) -> Any:
-        """Run a write script, riding out a Redis outage (a restart) of up to ``outage`` s.
-
-        A connection that failed mid-call may or may not have run the script, so before it
-        is sent again ``landed`` looks for the write (an append: its exact entry among the
-        newest ones) and returns its reply if it is there; writes without ``landed`` are
-        idempotent (``HSET``). Anything still failing after ``outage`` raises ``Unavailable``.
-        """
-        waited, delay, retrying = 0.0, 0.05, False
-        while True:
-            try:
-                if retrying and landed is not None:
-                    found = await landed()
-                    if found is not None:
-                        return found
-                return await self._run(name, keys, args)
-            except Unavailable:
-                if self._notifier.closed or waited >= self._outage:
-                    raise
-                retrying = True
-                await asyncio.sleep(delay)  # back-off while Redis restarts
-                waited, delay = waited + delay, min(delay * 2, 1.0)
+        """Run a write script, riding out a Redis outage (see :func:`ride_out`)."""
+        closed = lambda: self._notifier.closed  # noqa: E731
+        return await ride_out(lambda: self._run(name, keys, args), landed, self._outage, closed)
 
     async def _landed(self, session_id: str, fields: dict[str, str]) -> list[Any] | None:
-        """``[seq, epoch]`` of the newest entries' exact copy of ``fields`` (type, the
-        appender's timestamp, payload), if an append whose reply was lost did land."""
+        """``[seq, epoch]`` of an append whose reply was lost, if it did land."""
         info_k, _, events_k = self._keys(session_id)
         async with _errors(), self._client().pipeline(transaction=True) as pipe:
             pipe.hget(info_k, "epoch")
             pipe.xrevrange(events_k, "+", "-", count=LANDED_WINDOW)
             epoch, entries = await pipe.execute()
-        for entry_id, found in entries:
-            if found == fields:
-                return [int(str(entry_id).split("-", 1)[0]), epoch]
-        return None
+        return find_landed(epoch, entries, fields)
 
     # --- streams -----------------------------------------------------------------------------
     async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
@@ -286,10 +259,10 @@ class RedisEventLog(EventLog):
     async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
         info_k, meta_k, _ = self._keys(session_id)
         fields = _meta_fields(meta)
-        keys, args = _fenced([info_k, meta_k], session_id)
+        keys, args = fence_args([info_k, meta_k], session_id)
         res = await self._write("update_meta", keys, [*args, *fields])
         if res == -1:
-            raise _fenced_out(session_id)
+            raise fenced_out(session_id)
         if not res:
             raise _not_found(session_id)
 
@@ -315,13 +288,13 @@ class RedisEventLog(EventLog):
         kind = check_event_type(event_type)
         body = encode_json(payload)
         ts = self._clock.wall()
-        keys, args = _fenced([info_k, events_k], session_id)
+        keys, args = fence_args([info_k, events_k], session_id)
         fields = {"t": kind.value, "ts": repr(ts), "p": body}
         res = await self._write(
             "append", keys, [*args, *fields.values()], lambda: self._landed(session_id, fields)
         )
         if res == -1:
-            raise _fenced_out(session_id)
+            raise fenced_out(session_id)
         if res is None:
             raise _not_found(session_id)
         return _event(int(res[0]), str(res[1]), ts, kind, body)
@@ -453,21 +426,6 @@ def _entry(epoch: str, entry_id: str, fields: dict[str, str]) -> Event:
 
 def _event(seq: int, epoch: str, ts: float, kind: EventType | str, body: str) -> Event:
     return Event.from_stored(seq, epoch, ts, EventType(kind), body)
-
-
-def _fenced(keys: list[str], session_id: str) -> tuple[list[str], list[str]]:
-    """The script's keys and leading ARGV: with the current :class:`Fence`, if any."""
-    fence = current_fence()
-    if fence is None:
-        return keys, ["", ""]
-    return [*keys, fence.key], [fence.field, str(fence.token)]
-
-
-def _fenced_out(session_id: str) -> Fenced:
-    return Fenced(
-        f"session {session_id!r}: this writer's lease was taken over; write refused",
-        session_id=session_id,
-    )
 
 
 def _not_found(session_id: str) -> SessionNotFound:
