@@ -141,3 +141,42 @@ async def test_an_append_whose_reply_was_lost_is_not_written_twice(log: RedisEve
     assert [e.payload for e in await log.read("s", 0)] == [{"message": "once"}]
     assert (await log.append("s", EventType.LOG, {"message": "next"})).seq == 2
     await log.close()
+
+
+class FailingLog(DelegatingLog):
+    """Redis gone for longer than the log rides out: appends fail after the ``after``-th."""
+
+    def __init__(self, inner: RedisEventLog, after: int) -> None:
+        super().__init__(inner)
+        self.count, self.after = 0, after
+
+    async def append(
+        self, session_id: str, event_type: EventType, payload: dict[str, Any]
+    ) -> Event:
+        from tk9.errors import Unavailable
+
+        self.count += 1
+        if self.count >= self.after:
+            raise Unavailable("event log (Redis) unavailable: outage longer than 10 s")
+        return await self.inner.append(session_id, event_type, payload)
+
+
+async def test_a_run_that_failed_on_an_outage_keeps_its_lease_so_the_reaper_ends_it(
+    log: RedisEventLog, redis: Redis, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from tk9.errors import Unavailable
+
+    clock = FakeClock()
+    settings = settings_for(redis_server, tmp_path, "worker-2", demo_events=50)
+    web = SessionService(log, "web-1", clock)
+    await web.create("s", "tides", "en")
+    worker = RunWorker(FailingLog(log, after=6), settings, redis, clock=clock)
+    with pytest.raises(Unavailable):
+        await worker.run("s", "tides", "en")
+    leases = Leases(redis, settings.lease_ttl)
+    assert await leases.live(clock.wall()) == ["s"]  # not released: the run never ended
+    clock.advance(settings.lease_ttl + 0.1)
+    assert await reap(leases, web, "web-1", clock.wall()) == ["s"]
+    state = await web.state("s")
+    assert state.status == RunStatus.INTERRUPTED and "lease" in (state.error or "")
+    await log.close()
