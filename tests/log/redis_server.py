@@ -1,4 +1,4 @@
-"""A real ``redis-server`` for tests: own port, own temp dir, no persistence, stopped after.
+"""A real ``redis-server`` for tests: own port, own temp dir, no persistence unless asked (AOF).
 
 Importable by any test package (``from tests.log.redis_server import RedisServer``). A missing
 ``redis-server`` binary is a loud failure, never a skip: the Redis backend must be tested.
@@ -25,14 +25,16 @@ def free_port() -> int:
 class RedisServer:
     """Start ``redis-server`` on a free loopback port in ``workdir``; ``stop`` ends it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, appendfsync: str | None = None, port: int = 0) -> None:
+        """``appendfsync`` (``always``/``everysec``) turns the AOF on; ``port`` 0 = a free one."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
                 "redis-server is not installed (apt-get install redis-server); "
                 "the Redis event-log backend cannot be tested without it"
             )
-        self.port = free_port()
+        self.workdir, self.appendfsync = workdir, appendfsync
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc = subprocess.Popen(
             [
@@ -41,7 +43,11 @@ class RedisServer:
                 "--bind", "127.0.0.1",
                 "--dir", str(workdir),
                 "--save", "",
-                "--appendonly", "no",
+                *(
+                    ["--appendonly", "yes", "--appendfsync", appendfsync]
+                    if appendfsync
+                    else ["--appendonly", "no"]
+                ),
                 "--daemonize", "no",
             ],
             stdout=subprocess.DEVNULL,
@@ -67,6 +73,12 @@ class RedisServer:
                     time.sleep(0.02)  # waiting for a condition, bounded by the deadline
         finally:
             client.close()
+
+    def restart(self) -> RedisServer:
+        """SIGTERM this server, then start a new one on the same port and directory (with the
+        AOF on, it loads what the old one wrote)."""
+        self.stop()
+        return RedisServer(self.workdir, appendfsync=self.appendfsync, port=self.port)
 
     def flush(self) -> None:
         """Empty every database (between tests)."""

@@ -10,6 +10,10 @@ operation is one Lua script, so a check and its change are atomic across nodes:
   leases are live (the global ``max_concurrent_runs``: a slot is a live lease);
 * :meth:`Leases.renew` extends a lease only for its holder and only if it has not lapsed —
   a lapsed lease may already be closing on another node, so its old holder must stop;
+* every take raises the run's *generation* (hash ``tk9:runs:fence``), the fencing token that
+  :meth:`Leases.take` hands out: the Redis log refuses a write carrying an older one
+  (:mod:`tk9.log.fence`), so a holder that lost its lease cannot write after the takeover;
+  the generation is never reset, so a token is never reused;
 * :meth:`Leases.lapsed` lists leases past their expiry, which :mod:`tk9.jobs.reaper` closes.
 
 Redis's own key expiry is not used: a vanished key could not be told from a run that never
@@ -23,9 +27,13 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from tk9.log.fence import Fence
+
 PREFIX = "tk9:runs:"
 LEASES = PREFIX + "leases"
 HOLDERS = PREFIX + "holders"
+FENCE = PREFIX + "fence"
+"""Hash: session id -> lease generation, raised by every take (the fencing token)."""
 
 
 class Got(IntEnum):
@@ -49,18 +57,18 @@ if score then
   if tonumber(score) >= now then
     if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
       redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-      return 1
+      return {1, tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or 0)}
     end
-    return 0
+    return {0, 0}
   end
   lapsed = 1
 end
 if limit > 0 and redis.call('ZCOUNT', KEYS[1], now, '+inf') >= limit then
-  return -1
+  return {-1, 0}
 end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return 1 + lapsed
+return {1 + lapsed, redis.call('HINCRBY', KEYS[3], ARGV[1], 1)}
 """
 
 _RENEW = """
@@ -91,8 +99,22 @@ class Leases:
 
     async def acquire(self, session_id: str, holder: str, now: float, limit: int = 0) -> Got:
         """Take the run's lease until ``now + ttl``; ``limit`` 0 = no slot check."""
+        return (await self.take(session_id, holder, now, limit))[0]
+
+    async def take(
+        self, session_id: str, holder: str, now: float, limit: int = 0
+    ) -> tuple[Got, Fence | None]:
+        """:meth:`acquire`, with the fence for the taker's writes (None when not taken).
+
+        Each take raises the run's generation, atomically with the take, so a writer holding
+        an older token is refused by the log from then on (:mod:`tk9.log.fence`).
+        """
         args = [session_id, holder, repr(now), repr(self.ttl), str(limit)]
-        return Got(int(await self._acquire(keys=[LEASES, HOLDERS], args=args)))
+        code, generation = await self._acquire(keys=[LEASES, HOLDERS, FENCE], args=args)
+        got = Got(int(code))
+        if got in (Got.FULL, Got.HELD):
+            return got, None
+        return got, Fence(FENCE, session_id, int(generation))
 
     async def renew(self, session_id: str, holder: str, now: float) -> bool:
         """Extend a live lease of ``holder``; False when it lapsed or was taken over."""

@@ -10,7 +10,9 @@ One arq job per run (job id = session id, so a run is queued once). :meth:`RunWo
    resumable mid-way, so it is never run twice;
 3. executes it (the research pipeline, or the scripted demo under ``TK9_DEMO_PRODUCER``) while
    a keeper renews the lease every third of ``lease_ttl`` and watches for a cancel asked on any
-   web node; a lost lease stops the run;
+   web node; a lost lease stops the run. Every write of the run carries the lease's fencing
+   token (:mod:`tk9.log.fence`): once another node has taken the lease over, the log refuses
+   the old worker's appends (nothing written) and the run stops (result :data:`FENCED`);
 4. on a worker shutdown (SIGTERM: arq cancels the job) the run ends ``interrupted`` with the
    reason, unless a cancel had been asked (then ``cancelled``).
 """
@@ -28,17 +30,20 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tk9.clock import Clock, SystemClock
+from tk9.errors import NotFound, Unavailable
 from tk9.events import TERMINAL_RUN_STATUSES, RunStatus
 from tk9.jobs import JOB_FUNCTION, QUEUE_NAME, dumps, loads
 from tk9.jobs.lease import Got, Leases, cancel_key
 from tk9.jobs.reaper import LAPSED, reaper_loop
 from tk9.log.base import EventLog
+from tk9.log.fence import Fence, Fenced, fenced
 from tk9.sessions import LogWriter, SessionService, is_terminal, never_started
 from tk9.settings import Settings
 
 WATCH_INTERVAL = 0.5
 """Seconds between two checks for a cancel (and for a free slot while waiting)."""
 STOPPED = "interrupted: the worker executing it stopped"
+FENCED = "fenced: the lease was taken over; the run stopped without writing"
 
 
 class RunWorker:
@@ -62,11 +67,13 @@ class RunWorker:
 
     async def run(self, session_id: str, subject: str, language: str) -> str:
         """Execute one queued run; returns what happened (the arq job's result)."""
-        got = await self._slot(session_id)
-        if got is None:
+        taken = await self._slot(session_id)
+        if taken is None:
             return "ended while queued"
-        if got == Got.HELD:
+        got, fence = taken
+        if fence is None:
             return "held by another worker"
+        release = True
         try:
             state = await self.sessions.state(session_id)
             if state.status in TERMINAL_RUN_STATUSES:
@@ -74,22 +81,31 @@ class RunWorker:
             if got == Got.TOOK_OVER or not never_started(state):
                 await self.sessions.close(session_id, LAPSED)
                 return "an earlier attempt lapsed"
-            await self.log.update_meta(session_id, {"worker": self.holder})
-            status = await self._execute(session_id, subject, language)
+            with fenced(fence):
+                await self.log.update_meta(session_id, {"worker": self.holder})
+            release = False  # until it ended: a run left unfinished keeps its lease to lapse
+            status = await self._execute(session_id, subject, language, fence)
+            release = True
             return status.value
+        except Fenced:
+            release = True
+            return FENCED  # another node took the lease over and ended the run
         finally:
-            with contextlib.suppress(RedisError):
-                await self.leases.release(session_id, self.holder)
+            with contextlib.suppress(RedisError, Unavailable, NotFound):
+                if not release:  # an error or a shutdown: did the run's closing get written?
+                    release = is_terminal((await self.log.info(session_id)).meta)
+                if release:  # else the reaper ends it `interrupted` when the lease lapses
+                    await self.leases.release(session_id, self.holder)
                 await self.redis.delete(cancel_key(session_id))
 
-    async def _slot(self, session_id: str) -> Got | None:
-        """The run's lease once a slot is free; None if the run ended while waiting."""
+    async def _slot(self, session_id: str) -> tuple[Got, Fence | None] | None:
+        """The run's lease and fence once a slot is free; None if it ended while waiting."""
         limit = self.settings.max_concurrent_runs
         said = False
         while True:
-            got = await self.leases.acquire(session_id, self.holder, self.clock.wall(), limit)
-            if got != Got.FULL:
-                return got
+            taken = await self.leases.take(session_id, self.holder, self.clock.wall(), limit)
+            if taken[0] != Got.FULL:
+                return taken
             if is_terminal((await self.log.info(session_id)).meta):
                 return None
             if not said:
@@ -98,10 +114,13 @@ class RunWorker:
                 said = True
             await asyncio.sleep(WATCH_INTERVAL)
 
-    async def _execute(self, session_id: str, subject: str, language: str) -> RunStatus:
+    async def _execute(
+        self, session_id: str, subject: str, language: str, fence: Fence
+    ) -> RunStatus:
         stop = [RunStatus.CANCELLED]
         cancel = asyncio.Event()
-        work = asyncio.create_task(self._produce(session_id, subject, language, cancel, stop))
+        with fenced(fence):  # the run's task tree writes under its lease's token
+            work = asyncio.create_task(self._produce(session_id, subject, language, cancel, stop))
         keeper = asyncio.create_task(self._keep(session_id, work, cancel, stop))
         try:
             return await asyncio.shield(work)

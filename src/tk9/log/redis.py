@@ -28,6 +28,17 @@ its connection. ``delete`` first marks the stream deleted and appends a tombston
 ``SessionNotFound`` — and then removes the keys, except that the tombstone stays for
 ``TOMBSTONE_TTL`` seconds for a waiter that checked the session just before the delete.
 
+Fencing (:mod:`tk9.log.fence`): inside :func:`~tk9.log.fence.fenced`, ``append`` and
+``update_meta`` pass the fence hash as a third key and check its token in the same script;
+a stale token raises ``Fenced`` and writes nothing.
+
+Redis restarts. Writes ride out an outage of up to ``outage`` seconds (10 s: less than the
+15 s lease, so a run survives a Redis restart): :mod:`tk9.log.redis_writes` retries with
+back-off, and before sending an append again checks whether the lost call had landed, so an
+entry is never written twice. Redis must run with the AOF (``appendfsync always``) for an
+acknowledged append to survive the restart; reads and waits raise ``Unavailable`` meanwhile
+(viewers retry).
+
 ``trim`` is supported (``XTRIM MINID``). Timestamps come from the appending process's clock.
 """
 
@@ -36,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +80,7 @@ from tk9.log.redis_scripts import (
     TRIM,
     UPDATE_META,
 )
+from tk9.log.redis_writes import LANDED_WINDOW, fence_args, fenced_out, find_landed, ride_out
 
 
 @dataclass(eq=False)
@@ -95,6 +107,7 @@ class RedisEventLog(EventLog):
         clock: Clock | None = None,
         max_watchers: int = 512,
         watcher_linger: float = 5.0,
+        outage: float = 10.0,
     ) -> None:
         if max_watchers < 1:
             raise ValueError("max_watchers must be >= 1")
@@ -103,6 +116,7 @@ class RedisEventLog(EventLog):
         self._clock: Clock = clock or SystemClock()
         self._max_watchers = max_watchers
         self._linger = watcher_linger
+        self._outage = outage
         self._r: aioredis.Redis | None = None
         self._blocking: aioredis.Redis | None = None
         self._notifier = SessionNotifier()
@@ -180,6 +194,26 @@ class RedisEventLog(EventLog):
         async with _errors():
             return await self._scripts[name](keys=keys, args=args)
 
+    async def _write(
+        self,
+        name: str,
+        keys: list[str],
+        args: list[Any],
+        landed: Callable[[], Awaitable[Any]] | None = None,
+    ) -> Any:
+        """Run a write script, riding out a Redis outage (see :func:`ride_out`)."""
+        closed = lambda: self._notifier.closed  # noqa: E731
+        return await ride_out(lambda: self._run(name, keys, args), landed, self._outage, closed)
+
+    async def _landed(self, session_id: str, fields: dict[str, str]) -> list[Any] | None:
+        """``[seq, epoch]`` of an append whose reply was lost, if it did land."""
+        info_k, _, events_k = self._keys(session_id)
+        async with _errors(), self._client().pipeline(transaction=True) as pipe:
+            pipe.hget(info_k, "epoch")
+            pipe.xrevrange(events_k, "+", "-", count=LANDED_WINDOW)
+            epoch, entries = await pipe.execute()
+        return find_landed(epoch, entries, fields)
+
     # --- streams -----------------------------------------------------------------------------
     async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
         info_k, meta_k, events_k = self._keys(session_id)
@@ -225,7 +259,11 @@ class RedisEventLog(EventLog):
     async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
         info_k, meta_k, _ = self._keys(session_id)
         fields = _meta_fields(meta)
-        if not await self._run("update_meta", [info_k, meta_k], fields):
+        keys, args = fence_args([info_k, meta_k], session_id)
+        res = await self._write("update_meta", keys, [*args, *fields])
+        if res == -1:
+            raise fenced_out(session_id)
+        if not res:
             raise _not_found(session_id)
 
     async def delete(self, session_id: str) -> None:
@@ -250,7 +288,13 @@ class RedisEventLog(EventLog):
         kind = check_event_type(event_type)
         body = encode_json(payload)
         ts = self._clock.wall()
-        res = await self._run("append", [info_k, events_k], [kind.value, repr(ts), body])
+        keys, args = fence_args([info_k, events_k], session_id)
+        fields = {"t": kind.value, "ts": repr(ts), "p": body}
+        res = await self._write(
+            "append", keys, [*args, *fields.values()], lambda: self._landed(session_id, fields)
+        )
+        if res == -1:
+            raise fenced_out(session_id)
         if res is None:
             raise _not_found(session_id)
         return _event(int(res[0]), str(res[1]), ts, kind, body)

@@ -28,19 +28,27 @@ redis.call('ZADD', KEYS[4], ord, ARGV[1])
 return 1
 """
 
+_FENCE = """
+if #KEYS > 2 and redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return -1 end
+"""
+"""With a third key (the fence hash), ARGV[1] = field and ARGV[2] = token: a stale token
+returns -1 before anything is written (see :mod:`tk9.log.fence`)."""
+
 APPEND = (
     _ALIVE
+    + _FENCE
     + """
 local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
-redis.call('XADD', KEYS[2], string.format('%d-0', seq), 't', ARGV[1], 'ts', ARGV[2], 'p', ARGV[3])
+redis.call('XADD', KEYS[2], string.format('%d-0', seq), 't', ARGV[3], 'ts', ARGV[4], 'p', ARGV[5])
 return {seq, h[1]}
 """
 )
 
 UPDATE_META = (
     _ALIVE
+    + _FENCE
     + """
-if #ARGV > 0 then redis.call('HSET', KEYS[2], unpack(ARGV)) end
+if #ARGV > 2 then redis.call('HSET', KEYS[2], unpack(ARGV, 3)) end
 return 1
 """
 )
