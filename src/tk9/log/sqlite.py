@@ -35,6 +35,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -393,8 +394,9 @@ class SqliteEventLog(EventLog):
 
     async def read_entries(self, session_id: str, after: int, limit: int = 1000) -> Sequence[Entry]:
         """:meth:`read` for a replay: entries read from the database come as
-        :class:`StoredEntry`, their JSON text built from the stored columns — no payload
-        parsed, no pydantic object per entry."""
+        :class:`StoredEntry` holding the wire text stored by the append (``events.json``) —
+        one column fetched, nothing parsed or formatted. A page holding rows from before that
+        column existed is built from the other columns instead (same text)."""
         head = self._head(session_id)
         check_cursor(after, limit)
         if after >= head.last_seq:
@@ -405,19 +407,19 @@ class SqliteEventLog(EventLog):
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
-        epoch_json = json.dumps(epoch)
+        where = (session_id, after, upto, limit)
 
         def query(conn: sqlite3.Connection) -> list[StoredEntry]:
             rows = conn.execute(
-                "SELECT seq, timestamp, event_type, payload FROM events"
+                "SELECT seq, json FROM events"
                 " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                (session_id, after, upto, limit),
+                where,
             ).fetchall()
-            text, entry = stored_event_json, new_stored_entry
-            return [
-                entry((seq, epoch, text(seq, epoch_json, ts, kind, body)))
-                for seq, ts, kind, body in rows
-            ]
+            entry = new_stored_entry
+            entries = [entry((seq, epoch, text)) for seq, text in rows]
+            if None in map(_text_of, entries):
+                return _format_entries(conn, epoch, where)
+            return entries
 
         return await reader.submit(query)
 
@@ -433,6 +435,25 @@ class SqliteEventLog(EventLog):
             return stream.epoch, stream.last_seq
 
         return await self._notifier.wait_past(session_id, after, timeout, position)
+
+
+_text_of = itemgetter(2)
+
+
+def _format_entries(
+    conn: sqlite3.Connection, epoch: str, where: tuple[str, int, int, int]
+) -> list[StoredEntry]:
+    """A page of entries with their text built from the stored columns (rows appended before
+    ``events.json`` existed)."""
+    rows = conn.execute(
+        "SELECT seq, timestamp, event_type, payload FROM events"
+        " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        where,
+    ).fetchall()
+    text, entry, epoch_json = stored_event_json, new_stored_entry, json.dumps(epoch)
+    return [
+        entry((seq, epoch, text(seq, epoch_json, ts, kind, body))) for seq, ts, kind, body in rows
+    ]
 
 
 def _load_heads(conn: sqlite3.Connection) -> list[tuple[str, str, float, int, int, str]]:

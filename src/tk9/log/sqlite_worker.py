@@ -43,9 +43,14 @@ CREATE TABLE IF NOT EXISTS events (
     timestamp REAL NOT NULL,
     event_type TEXT NOT NULL,
     payload TEXT NOT NULL,
+    json TEXT,
     PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
 """
+"""``events.json`` is the entry's wire text (:meth:`Event.to_json`), written by the append so a
+replay fetches one column and formats nothing. NULL in rows appended before the column existed
+(a data directory from an older tk9: :func:`migrate` adds the column); readers format those
+from the other columns."""
 
 
 @dataclass(slots=True)
@@ -123,6 +128,7 @@ class Worker:
         else:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            migrate(conn)
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         return conn
 
@@ -192,12 +198,20 @@ class Worker:
                         continue
                     head = (row[0], row[1])
                 seq = head[1] + 1
+                event = make_event(seq, head[0], a.timestamp, a.event_type, a.payload)
                 conn.execute(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                    (a.session_id, seq, a.timestamp, a.event_type.value, a.payload),
+                    "INSERT INTO events (session_id, seq, timestamp, event_type, payload, json)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        a.session_id,
+                        seq,
+                        a.timestamp,
+                        a.event_type.value,
+                        a.payload,
+                        event.to_json(),
+                    ),
                 )
                 heads[a.session_id] = (head[0], seq)
-                event = make_event(seq, head[0], a.timestamp, a.event_type, a.payload)
                 outcomes.append((event, None))
             conn.executemany(
                 "UPDATE streams SET last_seq = ? WHERE session_id = ?",
@@ -241,6 +255,22 @@ def _deliver_all(items: list[tuple[_Job, tuple[Any, Exception | None]]]) -> None
 def _resolve_stopped(fut: asyncio.Future[None] | None) -> None:
     if fut is not None and not fut.done():
         fut.set_result(None)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an older tk9 up to :data:`SCHEMA`: add ``events.json``.
+
+    Old rows keep ``json`` NULL (no rewrite of a long log at open); readers format them.
+    Another process may migrate at the same moment: a duplicate column is that, not an error.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "json" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE events ADD COLUMN json TEXT")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
