@@ -11,9 +11,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from tests.log.redis_server import RedisServer
 
 os.environ.setdefault(
     "TK9_MODELS_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "models")
 )
 os.environ.setdefault("TK9_EMBED_BUDGET", "2")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real ``redis-server`` for the whole run; suites flush it per test."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -76,7 +76,11 @@ class ServerProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        wait_until(self._healthy, timeout=30, what=f"tk9 serve on :{self.port}")
+        try:
+            wait_until(self._healthy, timeout=30, what=f"tk9 serve on :{self.port}")
+        except BaseException:
+            self.stop()  # a server that never became healthy must not outlive the test
+            raise
         return self
 
     def _healthy(self) -> bool:

@@ -1,22 +1,13 @@
-"""Fixtures for the scale-out tests: one real ``redis-server`` per module, emptied per test."""
+"""Scale-out fixtures: the run's one ``redis-server`` (tests/conftest.py), emptied per test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
 from tests.log.redis_server import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
