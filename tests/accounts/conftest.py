@@ -1,7 +1,8 @@
 """Fixtures for the user-store suites: every ``UserStore`` implementation, over real storage.
 
 ``store_case`` is parametrized over SQLite (a file in ``tmp_path``) and Redis (a real
-``redis-server``, flushed per test), so one contract suite holds both to the same behaviour.
+``redis-server``, the run's one from tests/conftest.py, flushed per test), so one contract
+suite holds both to the same behaviour.
 """
 
 from __future__ import annotations
@@ -20,15 +21,6 @@ from tk9.accounts.store import SqliteUserStore, UserStore
 
 # argon2id with small costs: the suite checks behaviour, not hashing strength
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
