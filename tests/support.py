@@ -103,14 +103,21 @@ class ServerProcess:
 
     def stop(self, timeout: float = 15) -> int | None:
         """SIGTERM and wait for a graceful exit."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc:
+            stop_process(self.proc, timeout)
         return self.proc.returncode if self.proc else None
 
     def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
         return httpx.request(method, self.url + path, timeout=10, **kw)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM and wait for a graceful exit; SIGKILL after ``timeout`` s. Nothing if it ended."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)

@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from tests.log.redis_server import RedisServer
-from tests.support import ServerProcess, wait_until
+from tests.support import ServerProcess, stop_process, wait_until
 from tk9.events import AgentStatus, Event, RunStatus
 from tk9.projection import fold, initial_state
 from tk9.state import SessionState
@@ -103,13 +103,7 @@ def cluster(web_nodes: Cluster) -> Iterator[Cluster]:
         yield web_nodes
     finally:
         for proc in web_nodes.workers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop_process(proc)
         web_nodes.workers.clear()
 
 

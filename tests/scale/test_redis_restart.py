@@ -9,7 +9,6 @@ explicit reset): nothing that was appended is lost.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from tests.log.redis_server import RedisServer
-from tests.support import ServerProcess, wait_until
+from tests.support import ServerProcess, stop_process, wait_until
 from tk9.events import TERMINAL_RUN_STATUSES, Event, RunStatus
 from tk9.projection import fold, initial_state
 from tk9.state import SessionState
@@ -128,12 +127,6 @@ def test_redis_restarted_mid_run_loses_nothing_a_viewer_saw_or_will_see(
             f"{final.seq} events, {viewer.errors} failed polls"
         )
     finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(5)
+        stop_process(worker)
         out.close()
         web.stop()
