@@ -77,7 +77,8 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(self._healthy, timeout=30, what=f"tk9 serve on :{self.port}")
+            # Generous bound: on a loaded 2-core host a cold start (imports, recovery) took > 30 s.
+            wait_until(self._healthy, timeout=90, what=f"tk9 serve on :{self.port}")
         except BaseException:
             self.stop()  # a server that never became healthy must not outlive the test
             raise
