@@ -13,7 +13,8 @@ how late the producers fell behind their schedule (p99), appends per transaction
 size), and CPU per append: the whole process (event loop + writer thread + the kernel's share
 of both, ``time.process_time``) divided by the appends, so ``µs/append × appends/s`` is the
 share of a core the durable append costs (the ``--busy`` loop work excluded), and the writer
-thread's part of it. ``--busy 0.5`` keeps the event loop half busy with Python work, as
+thread's part of it, and the bytes the process wrote per append (WAL and checkpoints).
+``--busy 0.5`` keeps the event loop half busy with Python work, as
 fan-out to viewers does in a server: the writer thread then competes with it for the GIL.
 """
 
@@ -89,13 +90,14 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(gap)
 
         before = _transactions(log)
-        threads0 = thread_cpu()
+        threads0, written0 = thread_cpu(), bytes_written()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         await asyncio.gather(busy(), *(producer(i, s) for i, s in enumerate(sids)))
         wall = time.perf_counter() - t0
         threads = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu().items()}
         cpu = time.process_time() - cpu0 - burnt[0]
+        written = bytes_written() - written0
         txns = _transactions(log) - before
         writer = log._workers()[0]._thread if isinstance(log, SqliteEventLog) else None
         writer_cpu = threads.get(writer.native_id or 0, 0.0) if writer else 0.0
@@ -107,12 +109,20 @@ async def main(args: argparse.Namespace) -> None:
         f"| {len(ms) / wall:,.0f}/s | {statistics.median(ms):.2f} | {pct(ms, 0.99):.2f} "
         f"| {max(ms):.1f} | {pct([x * 1000 for x in late], 0.99):.1f} "
         f"| {f'{len(ms) / txns:.1f}' if txns else '–'} | {cpu / max(1, len(ms)) * 1e6:.0f} "
-        f"| {writer_cpu / max(1, len(ms)) * 1e6:.0f} | {cpu / wall * 100:.0f} % |"
+        f"| {writer_cpu / max(1, len(ms)) * 1e6:.0f} | {cpu / wall * 100:.0f} % "
+        f"| {written / max(1, len(ms)) / 1000:.1f} |"
     )
 
 
 def _transactions(log: EventLog) -> int:
     return log.stats()["append_transactions"] if isinstance(log, SqliteEventLog) else 0
+
+
+def bytes_written() -> int:
+    """Bytes this process passed to ``write`` calls so far (``wchar``, Linux): the log's WAL
+    and checkpoint writes, whether or not the page cache has flushed them yet."""
+    with open("/proc/self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("wchar"))
 
 
 def thread_cpu() -> dict[int, float]:
@@ -147,7 +157,7 @@ if __name__ == "__main__":
     args = ap.parse_args()
     print(
         "| load | appends/s | p50 ms | p99 ms | max ms | producer late p99 ms"
-        " | per txn | CPU µs/append | of which writer thread | CPU |"
+        " | per txn | CPU µs/append | of which writer thread | CPU | kB written/append |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     asyncio.run(main(args))
