@@ -84,6 +84,30 @@ async def test_concurrent_appends_are_group_committed(tmp_path: Path) -> None:
         assert log.stats()["append_transactions"] < 50
 
 
+async def test_single_appends_of_many_sessions_share_commits(tmp_path: Path) -> None:
+    """The producer model of research runs: one event at a time per session, many sessions at
+    once. Their appends are committed together, each session keeps its own gapless seqs, and
+    everything returned is in the file (read back after reopening)."""
+    path = tmp_path / "db"
+    sids = [f"s{i}" for i in range(100)]
+    async with SqliteEventLog(path) as log:
+        assert isinstance(log, SqliteEventLog)
+        for sid in sids:
+            await log.create(sid, {})
+        for round_ in range(3):
+            events = await asyncio.gather(*(log.append(s, LOG, msg(round_)) for s in sids))
+            assert [e.seq for e in events] == [round_ + 1] * len(sids)
+        assert log.stats()["append_transactions"] < 3 * len(sids) / 2
+    async with SqliteEventLog(path) as again:
+        for sid in sids:
+            read = await again.read(sid, 0)
+            assert [(e.seq, e.payload["message"]) for e in read] == [
+                (1, "m0"),
+                (2, "m1"),
+                (3, "m2"),
+            ]
+
+
 async def test_cancelled_appends_never_leave_a_gap_or_a_stale_mirror(tmp_path: Path) -> None:
     path = tmp_path / "db"
     async with SqliteEventLog(path) as log:
