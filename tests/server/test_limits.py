@@ -199,9 +199,11 @@ def test_a_reconnect_storm_gets_http_429_before_the_upgrade(tmp_path: Path) -> N
         for _ in range(3):
             with w.client.websocket_connect(url, headers=w.auth("alice")) as ws:
                 assert ws.receive_json()["type"] == "hello"
-        with pytest.raises(WebSocketDenialResponse) as denied:
-            with w.client.websocket_connect(url, headers=w.auth("alice")):
-                pass
+        with (
+            pytest.raises(WebSocketDenialResponse) as denied,
+            w.client.websocket_connect(url, headers=w.auth("alice")),
+        ):
+            pass
         assert denied.value.status_code == 429
         assert denied.value.headers["retry-after"] == "10"
         assert denied.value.json()["error"]["code"] == "rate_limited"
