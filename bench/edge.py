@@ -4,6 +4,10 @@ that never reads; prints what it measured.
 
     uv run python bench/edge.py            # everything
     uv run python bench/edge.py --flood    # only the WebSocket floods
+    uv run python bench/edge.py --storm    # only the reconnect storms (4 clients that hang up
+                                           # at once; the text-frame flooder reconnecting after
+                                           # each 1008): without the connection limits (burst
+                                           # 10^6), then with the defaults
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.wsflood import flood_probe  # noqa: E402
+from bench.wsflood import flood_probe, storm_probe  # noqa: E402
 from tests.server.accounts import seed_users  # noqa: E402
 
 
@@ -38,22 +42,46 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main() -> None:
+NO_CONNECT_LIMIT = {"TK9_STREAM_CONNECT_BURST": "1000000", "TK9_ADDRESS_CONNECT_BURST": "1000000"}
+
+
+def start(**extra: str) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
+    """A real ``tk9 serve`` with accounts (alice, bob, root): the process, port and tokens."""
     tmp = Path(tempfile.mkdtemp(prefix="tk9-edge-"))
     tokens = seed_users(tmp / "data" / "tk9.sqlite3")
     port = free_port()
     env = {**os.environ, "TK9_AUTH": "accounts", "TK9_DEMO_PRODUCER": "1", "TK9_LOG_LEVEL": "error"}
     argv = [sys.executable, "-m", "tk9.cli", "serve", "--port", str(port), "--data-dir"]
-    proc = subprocess.Popen([*argv, str(tmp / "data")], env=env)
+    proc = subprocess.Popen([*argv, str(tmp / "data")], env={**env, **extra})
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, port, tokens
+
+
+def storm() -> None:
+    for label, extra in (("without connection limits", NO_CONNECT_LIMIT), ("now", {})):
+        print(label + ":")
+        proc, port, tokens = start(**extra)
+        try:
+            storm_probe(f"http://127.0.0.1:{port}", port, tokens, proc.pid)
+            flood_probe(f"http://127.0.0.1:{port}", port, tokens, proc.pid, "text")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def main() -> None:
+    if "--storm" in sys.argv:
+        storm()
+        return
+    proc, port, tokens = start()
     url = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {tokens['alice']}"}
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         base = rss_kib(proc.pid)
         print(f"idle RSS: {base / 1024:.1f} MiB")
         for kind in ("ping", "text"):

@@ -164,6 +164,10 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
             # message), so its reader ends the connection and nothing else fails meanwhile
             return
         await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # a handshake answered with plain HTTP (the 429 of a reconnect storm) is complete:
+            # uvicorn would log "returned without completing handshake" for each one
+            self.handshake_complete = True
 
     # --- backpressure -----------------------------------------------------------------------
 
