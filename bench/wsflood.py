@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import sys
 import time
@@ -24,17 +23,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidStatus
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 from websockets.sync.client import connect
-from websockets.uri import parse_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.server.wsraw import TCP_ESTABLISHED, open_raw, rss_kib, tcp_state  # noqa: E402
+from tests.server.wsraw import (  # noqa: E402
+    TCP_ESTABLISHED,
+    open_raw,
+    rss_kib,
+    tcp_state,
+    try_open,
+)
 
 FLOOD_S = 10.0
 DROP_WAIT_S = 45.0
@@ -168,27 +169,6 @@ def flood_probe(
         f"after; {dropped.lstrip('; ')}"
     )
     print(f"  other viewer's round trip: before {quantiles(quiet)}; during {quantiles(loaded)}")
-
-
-def try_open(ws_url: str, token: str) -> int:
-    """One WebSocket handshake, then hang up at once; the answer's status (101: accepted, 0:
-    no answer)."""
-    proto = ClientProtocol(parse_uri(ws_url))
-    request = proto.connect()
-    request.headers["Authorization"] = f"Bearer {token}"
-    proto.send_request(request)
-    uri = parse_uri(ws_url)
-    with socket.create_connection((uri.host, uri.port)) as sock:
-        sock.sendall(b"".join(proto.data_to_send()))
-        while proto.handshake_exc is None and proto.state is not State.OPEN:
-            data = sock.recv(65536)
-            if not data:
-                break
-            proto.receive_data(data)
-    if proto.state is State.OPEN:
-        return 101
-    exc = proto.handshake_exc
-    return exc.response.status_code if isinstance(exc, InvalidStatus) else 0
 
 
 def storm_worker(ws_url: str, token: str, out: Any) -> None:
