@@ -63,15 +63,21 @@ def start(**extra: str) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
 
 
 def storm() -> None:
-    for label, extra in (("without connection limits", NO_CONNECT_LIMIT), ("now", {})):
-        print(label + ":")
-        proc, port, tokens = start(**extra)
-        try:
-            storm_probe(f"http://127.0.0.1:{port}", port, tokens, proc.pid)
-            flood_probe(f"http://127.0.0.1:{port}", port, tokens, proc.pid, "text")
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    """Each probe on a fresh server (the buckets a probe empties would refuse the next one)."""
+    probes = {
+        "1 client": lambda url, port, tokens, pid: storm_probe(url, port, tokens, pid, 1),
+        "4 clients": lambda url, port, tokens, pid: storm_probe(url, port, tokens, pid, 4),
+        "text flood": lambda url, port, tokens, pid: flood_probe(url, port, tokens, pid, "text"),
+    }
+    for name, probe in probes.items():
+        for label, extra in (("without connection limits", NO_CONNECT_LIMIT), ("now", {})):
+            print(f"{name}, {label}:")
+            proc, port, tokens = start(**extra)
+            try:
+                probe(f"http://127.0.0.1:{port}", port, tokens, proc.pid)
+            finally:
+                proc.terminate()
+                proc.wait(10)
 
 
 def main() -> None:
