@@ -7,7 +7,8 @@ that never reads; prints what it measured.
     uv run python bench/edge.py --storm    # only the reconnect storms (4 clients that hang up
                                            # at once; the text-frame flooder reconnecting after
                                            # each 1008): without the connection limits (burst
-                                           # 10^6), then with the defaults
+                                           # 10^6), then with the defaults; `--storm text`
+                                           # runs only the probes whose name has "text"
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def storm() -> None:
         "4 clients": lambda url, port, tokens, pid: storm_probe(url, port, tokens, pid, 4),
         "text flood": lambda url, port, tokens, pid: flood_probe(url, port, tokens, pid, "text"),
     }
+    only = sys.argv[sys.argv.index("--storm") + 1 :]
     for name, probe in probes.items():
+        if only and not any(word in name for word in only):
+            continue
         for label, extra in (("without connection limits", NO_CONNECT_LIMIT), ("now", {})):
             print(f"{name}, {label}:")
             proc, port, tokens = start(**extra)

@@ -144,6 +144,8 @@ def flood_probe(
                     refusals += 1
                     if time.monotonic() - started >= FLOOD_S:
                         break
+            if flooder.fileno() == -1:
+                break  # refused until the end
             flooder.settimeout(0.2)
             opened = time.monotonic()
         if pause:
@@ -157,7 +159,7 @@ def flood_probe(
     if refusals:
         refused += f"; {refusals:,} reconnects refused (429)"
     dropped = refused
-    if not pause or not dropped:
+    if flooder.fileno() != -1 and (not pause or not dropped):
         while time.monotonic() - flood_end < DROP_WAIT_S:
             if tcp_state(flooder) != TCP_ESTABLISHED:
                 dropped += (
