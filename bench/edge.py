@@ -4,6 +4,11 @@ that never reads; prints what it measured.
 
     uv run python bench/edge.py            # everything
     uv run python bench/edge.py --flood    # only the WebSocket floods
+    uv run python bench/edge.py --storm    # only the reconnect storms (4 clients that hang up
+                                           # at once; the text-frame flooder reconnecting after
+                                           # each 1008): without the connection limits (burst
+                                           # 10^6), then with the defaults; `--storm text`
+                                           # runs only the probes whose name has "text"
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.wsflood import flood_probe  # noqa: E402
+from bench.wsflood import flood_probe, storm_probe  # noqa: E402
 from tests.server.accounts import seed_users  # noqa: E402
 
 
@@ -38,22 +43,55 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main() -> None:
+NO_CONNECT_LIMIT = {"TK9_STREAM_CONNECT_BURST": "1000000", "TK9_ADDRESS_CONNECT_BURST": "1000000"}
+
+
+def start(**extra: str) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
+    """A real ``tk9 serve`` with accounts (alice, bob, root): the process, port and tokens."""
     tmp = Path(tempfile.mkdtemp(prefix="tk9-edge-"))
     tokens = seed_users(tmp / "data" / "tk9.sqlite3")
     port = free_port()
     env = {**os.environ, "TK9_AUTH": "accounts", "TK9_DEMO_PRODUCER": "1", "TK9_LOG_LEVEL": "error"}
     argv = [sys.executable, "-m", "tk9.cli", "serve", "--port", str(port), "--data-dir"]
-    proc = subprocess.Popen([*argv, str(tmp / "data")], env=env)
+    proc = subprocess.Popen([*argv, str(tmp / "data")], env={**env, **extra})
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, port, tokens
+
+
+def storm() -> None:
+    """Each probe on a fresh server (the buckets a probe empties would refuse the next one)."""
+    probes = {
+        "1 client": lambda url, port, tokens, pid: storm_probe(url, port, tokens, pid, 1),
+        "4 clients": lambda url, port, tokens, pid: storm_probe(url, port, tokens, pid, 4),
+        "text flood": lambda url, port, tokens, pid: flood_probe(url, port, tokens, pid, "text"),
+    }
+    only = sys.argv[sys.argv.index("--storm") + 1 :]
+    for name, probe in probes.items():
+        if only and not any(word in name for word in only):
+            continue
+        for label, extra in (("without connection limits", NO_CONNECT_LIMIT), ("now", {})):
+            print(f"{name}, {label}:")
+            proc, port, tokens = start(**extra)
+            try:
+                probe(f"http://127.0.0.1:{port}", port, tokens, proc.pid)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+
+
+def main() -> None:
+    if "--storm" in sys.argv:
+        storm()
+        return
+    proc, port, tokens = start()
     url = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {tokens['alice']}"}
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         base = rss_kib(proc.pid)
         print(f"idle RSS: {base / 1024:.1f} MiB")
         for kind in ("ping", "text"):

@@ -6,12 +6,16 @@ payload, each answered by a pong the server must buffer), ``text`` sends the pro
 ``{"type":"ping"}`` text frames. Meanwhile another user's viewer measures its ping -> pong round
 trip, and the server's RSS is sampled. Afterwards the flooder stays connected and silent on
 the reading side: how long until the server drops it (TCP state leaves ESTABLISHED)?
+
+:func:`storm_probe` is the reconnect storm alone: handshake, hang up, again, as fast as one
+client can, with the same viewer measuring next to it.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -25,7 +29,13 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.server.wsraw import TCP_ESTABLISHED, open_raw, rss_kib, tcp_state  # noqa: E402
+from tests.server.wsraw import (  # noqa: E402
+    TCP_ESTABLISHED,
+    open_raw,
+    rss_kib,
+    tcp_state,
+    try_open,
+)
 
 FLOOD_S = 10.0
 DROP_WAIT_S = 45.0
@@ -109,7 +119,7 @@ def flood_probe(
     sent = 0
     peak = base
     refused = ""
-    drops = 0
+    drops = refusals = 0
     started = time.monotonic()
     opened = started
     next_sample = started
@@ -126,7 +136,16 @@ def flood_probe(
                 f"after connecting the last time ({type(exc).__name__}), reconnected each time"
             )
             flooder.close()
-            flooder = open_raw(ws_base + sid, tokens["alice"])
+            while True:  # over the connection rate: 429s until the bucket lets it in
+                try:
+                    flooder = open_raw(ws_base + sid, tokens["alice"])
+                    break
+                except AssertionError:
+                    refusals += 1
+                    if time.monotonic() - started >= FLOOD_S:
+                        break
+            if flooder.fileno() == -1:
+                break  # refused until the end
             flooder.settimeout(0.2)
             opened = time.monotonic()
         if pause:
@@ -137,8 +156,10 @@ def flood_probe(
     loaded = viewer.finish()
     flood_end = time.monotonic()
     peak = max(peak, rss_kib(pid))
+    if refusals:
+        refused += f"; {refusals:,} reconnects refused (429)"
     dropped = refused
-    if not pause or not dropped:
+    if flooder.fileno() != -1 and (not pause or not dropped):
         while time.monotonic() - flood_end < DROP_WAIT_S:
             if tcp_state(flooder) != TCP_ESTABLISHED:
                 dropped += (
@@ -159,3 +180,68 @@ def flood_probe(
         f"after; {dropped.lstrip('; ')}"
     )
     print(f"  other viewer's round trip: before {quantiles(quiet)}; during {quantiles(loaded)}")
+
+
+def storm_worker(ws_url: str, token: str, out: Any) -> None:
+    """Handshake, hang up, again, for ``FLOOD_S`` seconds; the answers' counts to ``out``."""
+    codes: dict[int, int] = {}
+    started = time.monotonic()
+    while time.monotonic() - started < FLOOD_S:
+        code = try_open(ws_url, token)
+        codes[code] = codes.get(code, 0) + 1
+    out.put(codes)
+
+
+def storm_probe(url: str, port: int, tokens: dict[str, str], pid: int, workers: int = 4) -> None:
+    """Alice reconnects as fast as she can for ``FLOOD_S`` s from ``workers`` processes
+    (handshake, hang up, again: the issue's flooder after each close) while bob's viewer
+    measures its round trips."""
+    alice = {"Authorization": f"Bearer {tokens['alice']}"}
+    sid = httpx.post(
+        url + "/api/sessions", json={"subject": "Tidal power", "language": "en"}, headers=alice
+    ).json()["session_id"]
+    bob_sid = httpx.post(
+        url + "/api/sessions",
+        json={"subject": "Wind power", "language": "en"},
+        headers={"Authorization": f"Bearer {tokens['bob']}"},
+    ).json()["session_id"]
+    ws_base = f"ws://127.0.0.1:{port}/ws/sessions/"
+    viewer = OtherViewer(ws_base + bob_sid, tokens["bob"])
+    time.sleep(3)
+    quiet = viewer.finish()
+    base = peak = rss_kib(pid)
+    cpu_before = cpu_seconds(pid)
+    viewer = OtherViewer(ws_base + bob_sid, tokens["bob"])
+    ctx = mp.get_context("fork")
+    out: Any = ctx.Queue()
+    procs = [
+        ctx.Process(target=storm_worker, args=(ws_base + sid, tokens["alice"], out))
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    started = time.monotonic()
+    while time.monotonic() - started < FLOOD_S:
+        peak = max(peak, rss_kib(pid))
+        time.sleep(0.25)
+    codes: dict[int, int] = {}
+    for _ in procs:
+        for code, n in out.get(timeout=60).items():
+            codes[code] = codes.get(code, 0) + n
+    for proc in procs:
+        proc.join(10)
+    loaded = viewer.finish()
+    cpu = cpu_seconds(pid) - cpu_before
+    answers = ", ".join(f"{n:,} x {code}" for code, n in sorted(codes.items()))
+    print(
+        f"reconnect storm, {workers} clients x {FLOOD_S:g} s: {sum(codes.values()):,} "
+        f"handshakes ({answers}); "
+        f"server CPU {cpu:.1f} s; RSS peak +{(peak - base) / 1024:.1f} MiB"
+    )
+    print(f"  other viewer's round trip: before {quantiles(quiet)}; during {quantiles(loaded)}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

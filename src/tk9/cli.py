@@ -81,7 +81,7 @@ def serve(
         access_log=False,
         ws=guarded_ws(settings),  # websockets-sansio + frame budget, backpressure (wsguard)
         ws_max_size=16 * settings.max_frame_bytes,
-        ws_ping_interval=None,  # tk9's own heartbeat (docs/protocol.md) detects dead peers
+        ws_ping_interval=None,  # the guard pings every heartbeat_interval itself (wsguard)
         # small JSON frames gain little from permessage-deflate, and each compressed socket
         # keeps ~46 KiB of zlib state: a viewer costs far less without it
         ws_per_message_deflate=False,

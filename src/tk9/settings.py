@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     login_burst: int = Field(default=10, ge=1)
     """Sign-in attempts one client address may make at once (then ``TK9_LOGIN_PER_MINUTE``)."""
     login_per_minute: float = Field(default=10.0, gt=0)
+    stream_connect_burst: int = Field(default=30, ge=1)
+    """Live streams (WebSocket, SSE) one user may open at once (accounts only); then
+    ``TK9_STREAM_CONNECTS_PER_MINUTE``; beyond it the handshake gets 429 + Retry-After."""
+    stream_connects_per_minute: float = Field(default=60.0, gt=0)
+    address_connect_burst: int = Field(default=120, ge=1)
+    """The same per client address, checked before the credentials (accounts only)."""
+    address_connects_per_minute: float = Field(default=240.0, gt=0)
     retention_days: float | None = Field(default=None, gt=0)
     """Finished sessions older than this are removed, events and files together (default:
     kept forever)."""

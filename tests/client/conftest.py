@@ -84,8 +84,8 @@ def _server(tmp_path: Path, **env: str) -> Iterator[ServerProcess]:
         "TK9_HEARTBEAT_TIMEOUT": "1.0",
     }
     server = ServerProcess(tmp_path / "data", {**base, **env})
-    server.start()
     try:
+        server.start()  # inside: a server that never became healthy is stopped too
         yield server
     finally:
         server.stop()

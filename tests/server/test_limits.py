@@ -3,9 +3,11 @@ nothing created), and the paged session listing. Time is a FakeClock: nothing sl
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
+from starlette.testclient import WebSocketDenialResponse
 
 from tests.server.accounts import World, accounts_world
 from tests.support import wait_until
@@ -152,3 +154,82 @@ def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         limits.login_attempt(f"10.0.0.{n}")
         clock.advance(1)
     assert len(limits._buckets) <= 10
+
+
+def test_stream_connections_are_a_bucket_per_address_and_per_user() -> None:
+    clock = FakeClock()
+    limits = _limits(
+        clock,
+        stream_connect_burst=2,
+        stream_connects_per_minute=30,
+        address_connect_burst=3,
+        address_connects_per_minute=60,
+    )
+    limits.stream_user(ALICE)
+    limits.stream_user(ALICE)
+    with pytest.raises(RateLimited) as refused:
+        limits.stream_user(ALICE)
+    assert refused.value.retry_after == pytest.approx(2.0)  # 30 a minute
+    limits.stream_user(BOB)  # his own bucket
+    for _ in range(3):
+        limits.stream_address("10.0.0.1")
+    with pytest.raises(RateLimited) as refused:
+        limits.stream_address("10.0.0.1")
+    assert refused.value.retry_after == pytest.approx(1.0)
+    limits.stream_address("10.0.0.2")
+    clock.advance(2.0)
+    limits.stream_user(ALICE)
+    limits.stream_address("10.0.0.1")
+
+
+def _sse(world: World, sid: str, who: str | None) -> tuple[int, str | None]:
+    r = world.client.get(f"/api/sessions/{sid}/stream", headers=world.auth(who))
+    return r.status_code, r.headers.get("retry-after")
+
+
+def test_a_reconnect_storm_gets_http_429_before_the_upgrade(tmp_path: Path) -> None:
+    """Over the rate, a WebSocket handshake is answered 429 + Retry-After (no upgrade, no
+    catch-up) and so is SSE; other users are not affected; the bucket refills with time."""
+    clock = FakeClock()
+    rates = {"stream_connect_burst": 3, "stream_connects_per_minute": 6}
+    with accounts_world(tmp_path, clock, address_connect_burst=100, **rates) as w:
+        sid = _post(w, "alice")[1]["session_id"]
+        bob_sid = _post(w, "bob")[1]["session_id"]
+        url = f"/ws/sessions/{sid}"
+        for _ in range(3):
+            with w.client.websocket_connect(url, headers=w.auth("alice")) as ws:
+                assert ws.receive_json()["type"] == "hello"
+        with (
+            pytest.raises(WebSocketDenialResponse) as denied,
+            w.client.websocket_connect(url, headers=w.auth("alice")),
+        ):
+            pass
+        assert denied.value.status_code == 429
+        assert denied.value.headers["retry-after"] == "10"
+        assert denied.value.json()["error"]["code"] == "rate_limited"
+        assert _sse(w, sid, "alice") == (429, "10")
+        with w.client.websocket_connect(f"/ws/sessions/{bob_sid}", headers=w.auth("bob")) as ws:
+            assert ws.receive_json()["type"] == "hello"
+        clock.advance(10)
+        with w.client.websocket_connect(url, headers=w.auth("alice")) as ws:
+            assert ws.receive_json()["type"] == "hello"
+
+
+def test_the_address_limit_comes_before_the_token_lookup(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with accounts_world(tmp_path, clock, address_connect_burst=2) as w:
+        assert w.client.app is not None
+        users = w.client.app.ctx.users  # type: ignore[attr-defined]
+        looked_up: list[str] = []
+        real = users.user_for_token
+        users.user_for_token = lambda token, now: looked_up.append(token) or real(token, now)
+        sid = str(uuid.uuid4())
+        forged = {"Authorization": "Bearer tk9_forged"}
+        for _ in range(2):
+            r = w.client.get(f"/api/sessions/{sid}/stream", headers=forged)
+            assert r.status_code == 401
+        for _ in range(5):
+            r = w.client.get(f"/api/sessions/{sid}/stream", headers=forged)
+            assert r.status_code == 429
+        assert len(looked_up) == 2
+        assert w.client.get("/api/sessions", headers=forged).status_code == 401  # not a stream

@@ -124,23 +124,34 @@ def test_a_ping_flood_that_never_reads_is_dropped_with_memory_bounded(srv: Serve
     assert httpx.get(srv.url + "/api/health", timeout=5).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        masked(Opcode.PING, b"p", 1),  # WebSocket pings: not protocol frames
+        masked(Opcode.TEXT, json.dumps({"type": "ack", "seq": 0}).encode(), 1),  # valid ones
+    ],
+    ids=["ws-pings", "valid-acks"],
+)
 def test_a_peer_that_never_reads_is_dropped_after_the_heartbeat_timeout(
-    srv: ServerProcess,
+    srv: ServerProcess, frame: bytes
 ) -> None:
-    """Heartbeat 1 s + 1 s here; WebSocket pings under the budget do not keep it alive."""
+    """Heartbeat 1 s + 1 s here; frames under the budget, valid or not, do not keep it alive."""
     sid = new_session(srv)
     flooder = open_raw(ws_url(srv, sid))
-    one_ping = masked(Opcode.PING, b"p", 1)
+    polls = 0
     try:
 
-        def pinged_and_dropped() -> bool:
+        def sent_and_dropped() -> bool:
+            nonlocal polls
+            polls += 1
             try:
-                flooder.sendall(one_ping)  # well under the budget, never reads
+                if polls % 5 == 0:  # ~10 frames a second, well under the budget; never reads
+                    flooder.sendall(frame)
             except OSError:
                 return True
             return tcp_state(flooder) != TCP_ESTABLISHED
 
         # interval + timeout (2 s) + the close grace (3 s), with room for a loaded machine
-        wait_until(pinged_and_dropped, timeout=15, what="dead peer dropped")
+        wait_until(sent_and_dropped, timeout=15, what="dead peer dropped")
     finally:
         flooder.close()

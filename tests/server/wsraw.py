@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidStatus
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
@@ -40,3 +41,25 @@ def open_raw(ws_url: str, token: str | None = None) -> socket.socket:
         proto.receive_data(sock.recv(65536))
     assert proto.state is State.OPEN, proto.handshake_exc
     return sock
+
+
+def try_open(ws_url: str, token: str | None = None) -> int:
+    """One WebSocket handshake, then hang up at once (a reconnect storm's step): the answer's
+    status (101: accepted, 429: rate-limited, 0: no answer)."""
+    proto = ClientProtocol(parse_uri(ws_url))
+    request = proto.connect()
+    if token:
+        request.headers["Authorization"] = f"Bearer {token}"
+    proto.send_request(request)
+    uri = parse_uri(ws_url)
+    with socket.create_connection((uri.host, uri.port)) as sock:
+        sock.sendall(b"".join(proto.data_to_send()))
+        while proto.handshake_exc is None and proto.state is not State.OPEN:
+            data = sock.recv(65536)
+            if not data:
+                break
+            proto.receive_data(data)
+    if proto.state is State.OPEN:
+        return 101
+    exc = proto.handshake_exc
+    return exc.response.status_code if isinstance(exc, InvalidStatus) else 0

@@ -8,6 +8,11 @@ and the test hooks, and exactly what an unknown session gets — 404, or close c
 WebSocket — for any ``/api/sessions/{id}…`` or ``/ws/sessions/{id}`` a caller does not own.
 Admins own everything. With ``TK9_AUTH=none`` (loopback only) every caller is the local admin.
 
+Opening a live stream (a viewer's WebSocket, SSE) is rate-limited here too, per client address
+before the credentials are looked up and per user after (:mod:`tk9.server.limits`): a client
+over its rate gets HTTP 429 with ``Retry-After`` before any upgrade, token check or catch-up,
+so a reconnect storm costs the server little more than the refusal.
+
 Handlers read the caller with :func:`current_user` (the session's owner is recorded at
 creation) and filter listings with :func:`can_see`.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import uuid
 from http.cookies import SimpleCookie
@@ -29,6 +35,7 @@ from tk9.errors import (
     CloseCode,
     Forbidden,
     NotFound,
+    RateLimited,
     SessionNotFound,
     Tk9Error,
     Unauthorized,
@@ -47,6 +54,7 @@ ADMIN_ONLY = ("/metrics", "/api/_test/")
 """Service-wide views and test hooks: not for ordinary users."""
 PUBLIC_API = frozenset({"/api/auth/login", "/api/auth/logout", "/api/health"})
 _SESSION_PATH = re.compile(r"^/(?:api|ws)/sessions/([^/]+)")
+_SSE_PATH = re.compile(r"^/api/sessions/[^/]+/stream$")
 _SCOPE_KEY = "tk9.user"
 
 
@@ -127,6 +135,20 @@ async def session_visible(ctx: AppContext, user: User, raw_id: str) -> bool:
     return can_see(user, info.meta)
 
 
+def is_stream(scope: Scope) -> bool:
+    """Whether a request opens a live stream: a viewer's WebSocket, or SSE."""
+    path = str(scope["path"])
+    if scope["type"] == "websocket":
+        return path.startswith("/ws/sessions/")
+    return scope.get("method") == "GET" and _SSE_PATH.match(path) is not None
+
+
+def client_address(scope: Scope) -> str:
+    """The peer's address (the real client's behind a trusted proxy: uvicorn's proxy headers)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 class AccessGate:
     """ASGI wrapper: authenticate every request, refuse sessions that are not the caller's."""
 
@@ -139,9 +161,15 @@ class AccessGate:
             await self.app(scope, receive, send)
             return
         path = str(scope["path"])
+        accounts = self.ctx.settings.auth == "accounts"
+        limits = self.ctx.limits if accounts and is_stream(scope) else None
         try:
+            if limits is not None:  # before the token lookup: the cheap refusal
+                limits.stream_address(client_address(scope))
             user = await resolve_user(self.ctx, scope)
-        except Unavailable as exc:  # the user store (e.g. Redis) cannot be reached: retry
+            if limits is not None and user is not None:
+                limits.stream_user(user)
+        except (Unavailable, RateLimited) as exc:  # e.g. Redis unreachable; a reconnect storm
             await _refuse(scope, receive, send, exc, CloseCode.TRY_AGAIN_LATER)
             return
         if user is not None:
@@ -166,11 +194,25 @@ class AccessGate:
 async def _refuse(
     scope: Scope, receive: Receive, send: Send, error: Tk9Error, close: CloseCode
 ) -> None:
-    """Answer with ``error``: a JSON error response, or on a WebSocket an error frame + close."""
+    """Answer with ``error``: a JSON error response, or on a WebSocket an error frame + close.
+
+    A rate limit is answered before the upgrade, on a WebSocket too: HTTP 429 with
+    ``Retry-After`` (clients retry it with their backoff), nothing accepted."""
     body = {"error": error.to_dict()}
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if isinstance(error, RateLimited):
+        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     if scope["type"] == "websocket":
         message = await receive()
         if message["type"] != "websocket.connect":
+            return
+        if isinstance(error, RateLimited) and "websocket.http.response" in scope.get(
+            "extensions", {}
+        ):
+            start = {"type": "websocket.http.response.start", "status": 429, "headers": headers}
+            await send(start)
+            await send({"type": "websocket.http.response.body", "body": data})
             return
         await send({"type": "websocket.accept"})
         frame = ErrorFrame(
@@ -182,8 +224,6 @@ async def _refuse(
         await send({"type": "websocket.send", "text": frame.model_dump_json()})
         await send({"type": "websocket.close", "code": int(close), "reason": error.message[:120]})
         return
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     if error.status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="tk9"'))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})

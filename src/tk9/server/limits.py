@@ -14,6 +14,13 @@ delaying someone else's by 93 s). Before a session is created, :meth:`Limits.adm
 hashed: it slows password guessing and keeps argon2's 64 MiB, ~0.1 s hashes from being a way
 to load the machine.
 
+:meth:`Limits.stream_address` and :meth:`Limits.stream_user` are the same bucket for opening
+live streams (WebSocket, SSE): per client address (``TK9_ADDRESS_CONNECT_BURST`` /
+``TK9_ADDRESS_CONNECTS_PER_MINUTE``), checked before the credentials are looked up, and per
+user (``TK9_STREAM_CONNECT_BURST`` / ``TK9_STREAM_CONNECTS_PER_MINUTE``). Each stream costs a
+handshake, a token check and a catch-up from the log, so a client reconnecting as fast as it
+can (the issue's flooder, after each close 1008) was a way to slow every other viewer.
+
 Each refusal is a 429 (``RateLimited``) with ``Retry-After``, and nothing is created. The
 per-user checks apply to accounts; under ``TK9_AUTH=none`` (loopback, one trusted local user)
 only the global bound does.
@@ -133,6 +140,18 @@ class Limits:
         """Raise ``RateLimited`` when ``client`` (an address) has tried to sign in too often."""
         s = self._settings
         self._take("login:" + client, s.login_burst, s.login_per_minute, "sign-in attempts")
+
+    def stream_address(self, client: str) -> None:
+        """Raise ``RateLimited`` when ``client`` (an address) opens live streams too often."""
+        s = self._settings
+        per_minute = s.address_connects_per_minute
+        self._take("addr:" + client, s.address_connect_burst, per_minute, "connections")
+
+    def stream_user(self, user: User) -> None:
+        """Raise ``RateLimited`` when ``user`` opens live streams too often."""
+        s = self._settings
+        per_minute = s.stream_connects_per_minute
+        self._take("stream:" + user.username, s.stream_connect_burst, per_minute, "connections")
 
     def _take(self, key: str, burst: int, per_minute: float, what: str = "new sessions") -> None:
         rate = per_minute / 60.0

@@ -53,6 +53,10 @@ PER_ROUTE: dict[tuple[str, str], dict[str, str]] = {
         "409": "accounts are off (TK9_AUTH=none)",
         "429": "too many sign-in attempts, with `Retry-After`",
     },
+    ("get", "/api/sessions/{session_id}/stream"): {
+        "429": "too many live streams opened by this user or address (`rate_limited`), "
+        "with `Retry-After`",
+    },
     ("delete", "/api/sessions/{session_id}"): {"409": "the run is still in progress (`conflict`)"},
     ("post", "/api/sessions/{session_id}/cancel"): {"409": "nothing to cancel (`conflict`)"},
 }

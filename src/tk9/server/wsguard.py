@@ -5,7 +5,7 @@ reads: every ping is answered by a pong that stock uvicorn writes to the socket 
 peer's state, so the server's write buffer grew by ~10 MiB/s (+285 MiB) and another viewer's
 round trip went from 0.9 ms to 1.3 s; and once the app gave up on the peer, closing the
 transport waited for that buffer to drain, forever. Pings never reach the ASGI app, so this
-can only be fixed in the protocol object. :class:`GuardedWebSocketProtocol` adds three things:
+can only be fixed in the protocol object. :class:`GuardedWebSocketProtocol` adds four things:
 
 * **an inbound budget** per connection (:class:`FrameBudget`): frames of any kind (ping, pong,
   text, binary, continuation) and payload bytes, each a token bucket. A peer over it gets a
@@ -14,6 +14,15 @@ can only be fixed in the protocol object. :class:`GuardedWebSocketProtocol` adds
 * **backpressure**: while the socket's write buffer is over its high-water mark (the peer is
   not reading), the server stops reading from it too, so nothing it sends is turned into more
   output — its kernel buffers fill and its own writes block;
+* **a reading test** (the dead-peer limit): every ``heartbeat_interval`` the server sends a
+  WebSocket ping with a random payload, and a peer that has not answered it with the matching
+  pong within ``heartbeat_timeout`` is closed **4500** like the protocol's heartbeat does —
+  25 s by default. Every WebSocket client (browsers, ``websockets``) answers pings by itself
+  as long as it reads, and the payload cannot be answered without reading it, so a peer that
+  never reads is closed at 25 s *whatever it sends*: the protocol's own heartbeat counts any
+  frame as a sign of life, so one tiny valid frame every few seconds kept such a peer open.
+  This is uvicorn's own keep-alive (``ws_ping_interval`` / ``ws_ping_timeout``, payload
+  matching included) bound to the heartbeat settings, with the close made bounded below;
 * **a bounded close**: when the app is done with a connection (heartbeat timeout, slow
   consumer, any close) and the peer is not reading, the transport is aborted at once instead of
   waiting for a buffer that will never drain; otherwise after ``close_grace`` (3 s) at the latest.
@@ -37,6 +46,7 @@ from tk9.errors import CloseCode
 from tk9.settings import Settings
 
 FLOOD_REASON = "too many frames"
+DEAD_REASON = "no pong to a ping within the heartbeat timeout"
 
 
 @dataclass(slots=True)
@@ -87,9 +97,11 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.close_timeout = self.close_grace
+        self.ping_interval = self.settings.heartbeat_interval  # uvicorn's keep-alive, as ours
+        self.ping_timeout = self.settings.heartbeat_timeout
         self.budget = FrameBudget.from_settings(self.settings)
         self.write_paused = False
-        self.flood_closed = False
+        self.guard_closed = False
         self.abort_handle: asyncio.TimerHandle | None = None
 
     # --- inbound budget ---------------------------------------------------------------------
@@ -122,22 +134,40 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def flooded(self) -> None:
         """Over budget: close 1008, read nothing more, abort if the close frame is not taken."""
-        code = int(CloseCode.POLICY_VIOLATION)
-        self.flood_closed = True
-        self.queue.put_nowait({"type": "websocket.disconnect", "code": code})
+        self.guard_close(CloseCode.POLICY_VIOLATION, FLOOD_REASON)
+
+    def guard_close(self, code: CloseCode, reason: str) -> None:
+        """Close from here: the close frame, the app told (one disconnect), read no more, and
+        the transport dropped now if the peer is not reading, else after ``close_timeout``."""
+        self.guard_closed = True
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": int(code)})
         if not self.close_sent:
-            self.conn.fail(code, FLOOD_REASON)
+            self.conn.fail(int(code), reason)
             self.transport.write(b"".join(self.conn.data_to_send()))
             self.close_sent = True
         self.transport.close()
         self.release()
 
+    # --- dead peers ---------------------------------------------------------------------------
+
+    def keepalive_timeout(self) -> None:
+        """Our ping went unanswered for ``heartbeat_timeout``: the peer is not reading."""
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        if self.disconnected or self.guard_closed:
+            return
+        self.guard_close(CloseCode.HEARTBEAT_TIMEOUT, DEAD_REASON)
+
     async def send(self, message: ASGISendEvent) -> None:
-        if self.flood_closed:
+        if self.guard_closed:
             # dropped: the app learns of the close from its receive side (one disconnect
             # message), so its reader ends the connection and nothing else fails meanwhile
             return
         await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # a handshake answered with plain HTTP (the 429 of a reconnect storm) is complete:
+            # uvicorn would log "returned without completing handshake" for each one
+            self.handshake_complete = True
 
     # --- backpressure -----------------------------------------------------------------------
 
