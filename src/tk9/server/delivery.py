@@ -351,10 +351,12 @@ async def run_until_first_ends(*coros: Coroutine[Any, Any, None]) -> BaseExcepti
         task.cancel()
     if pending:
         await asyncio.wait(pending)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            return task.exception()
-    return None
+    for task in pending:
+        _consume(task)  # a cancelled task may still end with its own error: seen, not reported
+    # Read every finished task's outcome (several can end together), so none is left
+    # "never retrieved"; the first error in start order is the one reported.
+    errors = [t.exception() for t in tasks if t in done and not t.cancelled()]
+    return next((e for e in errors if e is not None), None)
 
 
 def _consume(task: asyncio.Future[None]) -> None:
