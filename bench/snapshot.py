@@ -27,8 +27,9 @@ server process's CPU time per join, from ``/proc``: on a shared machine the wall
 waiting for a core; SSE twice: read with ``httptools``, a C HTTP parser like a browser's, and
 with httpx, whose pure-Python parsing costs the bench more CPU than the stream costs the
 server), and Chromium
-(Playwright, ``/usr/bin/chromium``) from ``page.goto`` until the dashboard shows the final seq
-(``[data-testid=cursor][data-seq=head]``). Needs ``frontend/dist`` (``npm run build``).
+(Playwright, ``/usr/bin/chromium``) from ``page.goto`` until the dashboard has rendered the final
+seq (``[data-testid=cursor][data-seq=head]``, the stream position under the collapsed
+"Details"). Needs ``frontend/dist`` (``npm run build``).
 """
 
 from __future__ import annotations
@@ -342,8 +343,9 @@ async def browser_times(server: Server, sid: str, head: int, repeats: int) -> li
                 page = await context.new_page()
                 t0 = time.perf_counter()
                 await page.goto(f"{server.base}/sessions/{sid}", wait_until="commit")
+                # the stream position sits in a collapsed <details>: rendered, not visible
                 await page.wait_for_selector(
-                    f'[data-testid="cursor"][data-seq="{head}"]', timeout=30_000
+                    f'[data-testid="cursor"][data-seq="{head}"]', state="attached", timeout=30_000
                 )
                 times.append(time.perf_counter() - t0)
                 rows = await page.locator(".log-line").count()
