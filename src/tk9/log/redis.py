@@ -330,7 +330,7 @@ class RedisEventLog(EventLog):
         ``j``), taken from the XRANGE reply as Redis sends it — nothing parsed or formatted,
         no dict per entry. A page holding an entry without ``j`` (appended by an older tk9) is
         :meth:`read`. (Picking the texts out in a Lua script sends less, but costs Redis — the
-        one process every server shares — four times the CPU of a plain XRANGE.)"""
+        one process every server shares — about five times the CPU of a plain XRANGE.)"""
         info_k, _, events_k = self._keys(session_id)
         check_cursor(after, limit)
         self._client()
