@@ -24,9 +24,12 @@ Part 2, against a real ``tk9 serve`` (SQLite, test hooks on) holding a ``--join`
 ``GET /api/sessions/{id}`` over HTTP (also the first one after a restart), a fresh WebSocket
 and a fresh SSE viewer from ``after=0`` until the last event is parsed (wall time, and the
 server process's CPU time per join, from ``/proc``: on a shared machine the wall time is mostly
-waiting for a core), and Chromium
-(Playwright, ``/usr/bin/chromium``) from ``page.goto`` until the dashboard shows the final seq
-(``[data-testid=cursor][data-seq=head]``). Needs ``frontend/dist`` (``npm run build``).
+waiting for a core; SSE twice: read with ``httptools``, a C HTTP parser like a browser's, and
+with httpx, whose pure-Python parsing costs the bench more CPU than the stream costs the
+server), and Chromium
+(Playwright, ``/usr/bin/chromium``) from ``page.goto`` until the dashboard has rendered the final
+seq (``[data-testid=cursor][data-seq=head]``, the stream position under the collapsed
+"Details"). Needs ``frontend/dist`` (``npm run build``).
 """
 
 from __future__ import annotations
@@ -288,6 +291,46 @@ async def sse_join(http: httpx.AsyncClient, server: Server, sid: str, head: int)
     raise RuntimeError("SSE stream ended before the head")
 
 
+async def sse_join_fast(server: Server, sid: str, head: int) -> float:
+    """:func:`sse_join` with the HTTP response parsed by ``httptools`` (llhttp, C — the parser
+    uvicorn uses; a browser's is C++ too) instead of httpx's pure-Python ``h11``: the same
+    ``data:`` lines, each parsed as JSON. httpx costs the bench ~3× the client CPU of the
+    ``websockets`` client for the same history, and on a busy machine that CPU is wall time.
+    """
+    import httptools
+
+    body: list[bytes] = []
+    done = False
+
+    class Sink:
+        def on_body(self, data: bytes) -> None:
+            body.append(data)
+
+        def on_message_complete(self) -> None:
+            nonlocal done
+            done = True
+
+    parser = httptools.HttpResponseParser(Sink())
+    t0 = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        request = f"GET /api/sessions/{sid}/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        writer.write(f"{request}Accept: text/event-stream\r\n\r\n".encode())
+        rest = b""
+        while not done and (chunk := await reader.read(1 << 18)):
+            parser.feed_data(chunk)
+            if parser.get_status_code() != 200:
+                raise RuntimeError(f"SSE answered {parser.get_status_code()}")
+            *lines, rest = (rest + b"".join(body)).split(b"\n")
+            body.clear()
+            for line in lines:
+                if line.startswith(b"data:") and last_seq(json.loads(line[5:])) >= head:
+                    return time.perf_counter() - t0
+    finally:
+        writer.close()
+    raise RuntimeError("SSE stream ended before the head")
+
+
 async def browser_times(server: Server, sid: str, head: int, repeats: int) -> list[float]:
     from playwright.async_api import async_playwright
 
@@ -300,8 +343,9 @@ async def browser_times(server: Server, sid: str, head: int, repeats: int) -> li
                 page = await context.new_page()
                 t0 = time.perf_counter()
                 await page.goto(f"{server.base}/sessions/{sid}", wait_until="commit")
+                # the stream position sits in a collapsed <details>: rendered, not visible
                 await page.wait_for_selector(
-                    f'[data-testid="cursor"][data-seq="{head}"]', timeout=30_000
+                    f'[data-testid="cursor"][data-seq="{head}"]', state="attached", timeout=30_000
                 )
                 times.append(time.perf_counter() - t0)
                 rows = await page.locator(".log-line").count()
@@ -341,11 +385,16 @@ async def part2(args: argparse.Namespace, tmp: Path) -> list[str]:
             rows.append(f"| WebSocket `after=0` until caught up | {ms(ws)} |")
             rows.append(f"| server CPU per WebSocket join | {ms(ws_cpu)} |")
             sse, sse_cpu = await joins(
-                server, args.join_repeats, lambda: sse_join(http, server, sid, head)
+                server, args.join_repeats, lambda: sse_join_fast(server, sid, head)
             )
-            rows.append(f"| SSE `after=0` until caught up | {ms(sse)} |")
+            rows.append(f"| SSE `after=0` until caught up (httptools client) | {ms(sse)} |")
             rows.append(f"| server CPU per SSE join | {ms(sse_cpu)} |")
             rows.append(f"| SSE / WebSocket (p50) | {pct(sse, 0.5) / pct(ws, 0.5):.2f}x |")
+            slow, _ = await joins(
+                server, args.join_repeats, lambda: sse_join(http, server, sid, head)
+            )
+            rows.append(f"| SSE `after=0` until caught up (httpx client) | {ms(slow)} |")
+            rows.append(f"| SSE (httpx) / WebSocket (p50) | {pct(slow, 0.5) / pct(ws, 0.5):.2f}x |")
             if args.browser:
                 nav = await browser_times(server, sid, head, args.join_repeats)
                 rows.append(

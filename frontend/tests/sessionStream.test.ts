@@ -420,3 +420,21 @@ describe('SSE reset', () => {
     expect(viewer.state.seq).toBe(4)
   })
 })
+
+describe('SSE events messages', () => {
+  it('applies an events message one by one, and resumes from the cursor on a gap inside it', () => {
+    makeStream({ preference: 'sse' })
+    const es = FakeEventSource.last()
+    es.emit('hello', { type: 'hello', session_id: 's1', epoch: 'e1', head: 6, resume_from: 0, heartbeat_interval: 10, heartbeat_timeout: 20 })
+    es.emit('events', { type: 'events', events: [logEvent(1), logEvent(2), logEvent(3)] })
+    es.emit('events', { type: 'events', events: [logEvent(2), logEvent(3), logEvent(4)] }) // overlap
+    viewer.expectExactlyOnce(4)
+    es.emit('events', { type: 'events', events: [logEvent(6), logEvent(7)] }) // 5 is missing
+    vi.advanceTimersByTime(1_000)
+    const next = FakeEventSource.last()
+    expect(next).not.toBe(es)
+    expect(next.url).toBe('/api/sessions/s1/stream?after=4&epoch=e1')
+    next.emit('events', { type: 'events', events: [logEvent(5), logEvent(6)] })
+    viewer.expectExactlyOnce(6)
+  })
+})

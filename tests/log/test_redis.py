@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from tk9.clock import FakeClock
 from tk9.errors import SessionNotFound, Unavailable
-from tk9.events import EventType
+from tk9.events import EventType, StoredEntry
 from tk9.log.redis import RedisEventLog
 
 from .redis_server import RedisServer, free_port
@@ -91,6 +93,35 @@ async def test_a_new_client_sees_the_same_epoch_and_meta(redis_server: RedisServ
     async with RedisEventLog(redis_server.url) as second:
         again = await second.info("s")
         assert (again.epoch, again.last_seq, again.meta) == (info.epoch, 1, {"topic": "t"})
+
+
+async def test_appends_store_the_wire_text_and_older_entries_read_the_same(
+    redis_server: RedisServer,
+) -> None:
+    """Field ``j`` is each event's ``to_json()`` text; entries an older tk9 wrote (no ``j``)
+    are read back with the same text, alone or in a page with newer ones."""
+    redis_server.flush()
+    raw = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    events_key, info_key = "tk9:s:{s}:events", "tk9:s:{s}:info"
+    async with raw, RedisEventLog(redis_server.url) as log:
+        await log.create("s", {})
+        for i in range(1, 4):  # as an older tk9's append script did: t, ts, p only
+            seq = await raw.hincrby(info_key, "last_seq", 1)
+            body = json.dumps({"message": f"é{i} / \u2028", "level": "info"}, ensure_ascii=False)
+            await raw.xadd(
+                events_key, {"t": "log", "ts": repr(1.7e9 + i / 3), "p": body}, f"{seq}-0"
+            )
+        new = [await log.append("s", LOG, {"message": f'n{i} "q" /'}) for i in range(3)]
+        stored = await raw.xrange(events_key)
+        assert [fields.get("j") for _, fields in stored] == [None] * 3 + [e.to_json() for e in new]
+        everything = [e.to_json() for e in await log.read("s", 0)]
+        assert everything[3:] == [e.to_json() for e in new]
+        for after, limit in ((0, 8), (1, 4), (3, 3), (4, 1), (0, 2), (6, 5)):
+            page = await log.read_entries("s", after, limit)
+            assert [e.to_json() for e in page] == everything[after : after + limit]
+            assert [e.seq for e in page] == list(range(after + 1, after + 1 + len(page)))
+            if after >= 3:  # only entries with a stored text: sent as stored
+                assert all(isinstance(e, StoredEntry) for e in page)
 
 
 async def test_prefixes_isolate_deployments(redis_server: RedisServer) -> None:

@@ -88,10 +88,12 @@ class Viewer:
         async with httpx.AsyncClient(timeout=20) as c, aconnect_sse(c, "GET", url) as src:
             got = 0
             async for msg in src.aiter_sse():
-                if msg.event == "event":
-                    self.apply(json.loads(msg.data))
-                    assert msg.id == str(self.cursor)
-                    got += 1
+                if msg.event in ("event", "events"):  # one event, or an ``events`` frame
+                    data = json.loads(msg.data)
+                    for event in data["events"] if msg.event == "events" else [data]:
+                        self.apply(event)
+                        got += 1
+                    assert msg.id == str(self.cursor)  # the message's last seq
                     if got >= count:
                         return
 
@@ -162,13 +164,16 @@ async def test_sse_honours_last_event_id(server: ServerProcess) -> None:
         aconnect_sse(c, "GET", url, headers={"Last-Event-ID": str(head - 3)}) as src,
     ):
         assert src.response.headers["x-accel-buffering"] == "no"
-        ids = []
+        seqs, ids = [], []
         async for msg in src.aiter_sse():
-            if msg.event == "event":
+            if msg.event in ("event", "events"):
+                data = json.loads(msg.data)
+                seqs += [e["seq"] for e in (data["events"] if msg.event == "events" else [data])]
                 ids.append(int(msg.id))
-                if len(ids) == 3:
+                if len(seqs) >= 3:
                     break
-    assert ids == [head - 2, head - 1, head]
+    assert seqs == [head - 2, head - 1, head]
+    assert ids[-1] == head  # a message's id is its last seq: Last-Event-ID resumes after it
 
 
 async def test_sigkill_mid_stream_then_restart_on_same_data(tmp_path: Path) -> None:

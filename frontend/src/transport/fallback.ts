@@ -60,6 +60,14 @@ export class SseTransport implements FallbackTransport {
       this.sink.traffic()
       this.sink.event(JSON.parse((m as MessageEvent<string>).data) as Event)
     })
+    source.addEventListener('events', (m) => {
+      // several consecutive events (a replay, a burst): the WebSocket `events` frame, applied
+      // one by one like `event` messages; a refused one (a gap) ends it, the owner resumes
+      if (!alive()) return
+      this.sink.traffic()
+      const frame = JSON.parse((m as MessageEvent<string>).data) as { events: Event[] }
+      for (const event of frame.events) if (!alive() || !this.sink.event(event)) return
+    })
     source.addEventListener('reset', (m) => {
       if (!alive()) return
       this.sink.traffic()

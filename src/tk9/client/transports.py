@@ -43,8 +43,8 @@ from tk9.client.link import (
 )
 from tk9.errors import CloseCode
 from tk9.events import Event
-from tk9.protocol.follower import Action, Resume, SendAck, SendPong
-from tk9.protocol.messages import SERVER_FRAME, EventsPage, Hello, Reset
+from tk9.protocol.follower import Action, Follower, Resume, SendAck, SendPong
+from tk9.protocol.messages import SERVER_FRAME, EventsFrame, EventsPage, Hello, Reset
 from tk9.state import SessionState
 
 T = TypeVar("T")
@@ -177,6 +177,18 @@ def parse_sse_reset(data: str) -> tuple[str, SessionState]:
     return "reset", SessionState.model_validate(raw)
 
 
+def on_events(follower: Follower, data: str, now: float) -> list[Action]:
+    """An SSE ``events`` message (the WebSocket ``events`` frame): its events applied one by
+    one, exactly like ``event`` messages, stopping at a gap."""
+    actions: list[Action] = []
+    for event in EventsFrame.model_validate_json(data).events:
+        step = follower.on_event(event, now)
+        actions.extend(step)
+        if any(isinstance(a, Resume) for a in step):
+            break
+    return actions
+
+
 async def _open_sse_once(link: Link) -> httpx.Response:
     timeout = httpx.Timeout(link.open_timeout, read=link.follower.stale_after)
     url = f"{_http_base(link.base_url)}/api/sessions/{link.session_id}/stream"
@@ -246,6 +258,8 @@ async def run_sse(link: Link) -> AsyncGenerator[Update]:
                         actions: list[Action] = []
                     elif message.event == "event":
                         actions = follower.on_event(Event.model_validate_json(message.data), now)
+                    elif message.event == "events":  # several: the WebSocket ``events`` frame
+                        actions = on_events(follower, message.data, now)
                     elif message.event == "reset":
                         reason, snapshot = parse_sse_reset(message.data)
                         actions = follower.on_reset(snapshot, now, reason)

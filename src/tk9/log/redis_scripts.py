@@ -38,11 +38,16 @@ APPEND = (
     _ALIVE
     + _FENCE
     + """
-local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
-redis.call('XADD', KEYS[2], string.format('%d-0', seq), 't', ARGV[3], 'ts', ARGV[4], 'p', ARGV[5])
-return {seq, h[1]}
+local seq = string.format('%d', redis.call('HINCRBY', KEYS[1], 'last_seq', 1))
+redis.call('XADD', KEYS[2], seq .. '-0', 't', ARGV[3], 'ts', ARGV[4], 'p', ARGV[5],
+           'j', '{"seq":' .. seq .. ',"epoch":' .. cjson.encode(h[1]) .. ARGV[6])
+return {tonumber(seq), h[1]}
 """
 )
+"""ARGV[3..5]: the entry's type, timestamp and payload; ARGV[6]: the rest of its wire text
+after the epoch (``,"timestamp":…}``). Field ``j`` is the event's ``Event.to_json()`` text, so
+a replay sends it as stored (``RedisEventLog.read_entries``). Epochs are hex, so
+``cjson.encode`` spells them as Python's ``json.dumps`` does."""
 
 UPDATE_META = (
     _ALIVE

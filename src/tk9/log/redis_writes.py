@@ -51,9 +51,10 @@ async def ride_out(
 def find_landed(
     epoch: str | None, entries: list[tuple[str, dict[str, str]]], fields: dict[str, str]
 ) -> list[Any] | None:
-    """``[seq, epoch]`` (the append script's reply) of the entry equal to ``fields``."""
+    """``[seq, epoch]`` (the append script's reply) of the entry holding ``fields`` (type,
+    timestamp, payload; the stored wire text, which holds the seq, is not compared)."""
     for entry_id, found in entries:
-        if found == fields:
+        if all(found.get(key) == value for key, value in fields.items()):
             return [int(str(entry_id).split("-", 1)[0]), epoch]
     return None
 

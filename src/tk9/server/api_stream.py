@@ -87,24 +87,37 @@ async def _poll_once(
     )
 
 
-def _event_text(event: Entry) -> str:
-    """``ServerSentEvent(data=..., event="event", id=seq).encode()``, without its per-line
-    scan: an event's JSON text is one line (JSON escapes every line break in a string)."""
-    return f"id: {event.seq}\r\nevent: event\r\ndata: {event.to_json()}\r\n\r\n"
+def _message_text(events: Sequence[Entry]) -> str:
+    """One SSE message: ``event: event`` for one event (``data``: the event), ``event: events``
+    for several (``data``: the WebSocket ``events`` frame); ``id`` is the last seq either way.
+    Built by hand, without ``ServerSentEvent.encode``'s per-line scan: JSON text is one line
+    (it escapes every line break in a string)."""
+    last = events[-1]
+    if len(events) == 1:
+        return f"id: {last.seq}\r\nevent: event\r\ndata: {last.to_json()}\r\n\r\n"
+    body = ",".join([e.to_json() for e in events])
+    return f'id: {last.seq}\r\nevent: events\r\ndata: {{"type":"events","events":[{body}]}}\r\n\r\n'
 
 
 class SsePort:
-    """SSE messages (one per event, ``id`` = its seq) into a bounded buffer the body drains."""
+    """SSE messages into a bounded buffer the body drains: consecutive events go out as
+    ``events`` messages of up to ``max_events`` (the WebSocket frame's cap), so a client
+    parses and dispatches one message per hundred events of a replay, not one per event."""
 
     kind = "sse"
     joins_frames = True
-    __slots__ = ("queue",)
+    __slots__ = ("max_events", "queue")
 
-    def __init__(self) -> None:
+    def __init__(self, max_events: int = 100) -> None:
+        self.max_events = max(1, max_events)
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(_SSE_BUFFER)
 
     def encode_events(self, events: Sequence[Entry]) -> Data:
-        return "".join([_event_text(e) for e in events]).encode()
+        step = self.max_events
+        if len(events) <= step:
+            return _message_text(events).encode()
+        chunks = [_message_text(events[i : i + step]) for i in range(0, len(events), step)]
+        return "".join(chunks).encode()
 
     def encode_control(self, frame: Output) -> Data | None:
         if isinstance(frame, Reset):
@@ -171,7 +184,7 @@ async def sse_stream(
     log = get_logger(session_id=sid, conn_id=conn_id, transport="sse")
 
     async def stream() -> AsyncIterator[bytes]:
-        port = SsePort()
+        port = SsePort(ctx.protocol_config.max_batch_events)
         viewer = Viewer(ctx, sub.conn, port, "sse")
         for frame in sub.opening:
             data = port.encode_control(frame)
