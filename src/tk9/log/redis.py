@@ -21,13 +21,9 @@ out-of-order seq. (Scripts that also touch the listing keys span slots: Redis Cl
 supported, a single Redis or a replicated primary is.) Reads are a ``MULTI`` of the info hash and
 ``XRANGE``, so they see a consistent snapshot.
 
-Waiting. ``wait`` first checks ``last_seq``; if nothing newer exists, it waits on a per-session
-**watcher**: one task per (process, session) doing ``XREAD BLOCK 0`` from the newest seq it has
-seen, on a connection of its own from a bounded pool (``max_watchers``), fanning wake-ups out to
-every local waiter through a :class:`~tk9.log.notify.SessionNotifier`. No polling: the watcher
-sleeps in Redis until an entry arrives. A watcher lingers ``watcher_linger`` seconds after its
-last waiter leaves (live viewers call ``wait`` back to back) and is then cancelled, which drops
-its connection. ``delete`` first marks the stream deleted and appends a tombstone entry
+Waiting. ``wait`` first checks ``last_seq``; if nothing newer exists, it waits on this
+process's blocking reader of that stream (:mod:`tk9.log.redis_watch`), at most ``max_watchers``
+connections. ``delete`` first marks the stream deleted and appends a tombstone entry
 ``{last_seq}-1`` — that wakes blocked readers in every process, which then raise
 ``SessionNotFound`` — and then removes the keys, except that the tombstone stays for
 ``TOMBSTONE_TTL`` seconds for a waiter that checked the session just before the delete.
@@ -48,17 +44,14 @@ acknowledged append to survive the restart; reads and waits raise ``Unavailable`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tk9.clock import Clock, SystemClock
@@ -85,20 +78,8 @@ from tk9.log.redis_scripts import (
     TRIM,
     UPDATE_META,
 )
+from tk9.log.redis_watch import StreamWatchers
 from tk9.log.redis_writes import LANDED_WINDOW, fence_args, fenced_out, find_landed, ride_out
-
-
-@dataclass(eq=False)
-class _Watcher:
-    """One blocking reader of one session's stream, shared by this process's waiters."""
-
-    seen: int
-    waiters: int = 0
-    deleted: bool = False
-    error: Exception | None = None
-    task: asyncio.Task[None] | None = None
-    linger: asyncio.TimerHandle | None = None
-    keys: tuple[str, ...] = field(default=())
 
 
 class RedisEventLog(EventLog):
@@ -120,13 +101,11 @@ class RedisEventLog(EventLog):
         self._prefix = prefix
         self._clock: Clock = clock or SystemClock()
         self._max_watchers = max_watchers
-        self._linger = watcher_linger
         self._outage = outage
         self._r: aioredis.Redis | None = None
         self._texts: aioredis.Redis | None = None
-        self._blocking: aioredis.Redis | None = None
         self._notifier = SessionNotifier()
-        self._watchers: dict[str, _Watcher] = {}
+        self._watchers = StreamWatchers(self._notifier, linger=watcher_linger)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -148,7 +127,8 @@ class RedisEventLog(EventLog):
         # entry): what read_entries picks the stored texts out of
         texts = aioredis.Redis(connection_pool=r.connection_pool)
         texts.set_response_callback("XRANGE", _unparsed)
-        self._r, self._blocking, self._texts = r, blocking, texts
+        self._r, self._texts = r, texts
+        self._watchers.start(blocking)
         self._scripts = {
             name: r.register_script(src)
             for name, src in [
@@ -164,21 +144,11 @@ class RedisEventLog(EventLog):
 
     async def close(self) -> None:
         self._notifier.close()
-        watchers, self._watchers = self._watchers, {}
-        tasks = [w.task for w in watchers.values() if w.task is not None]
-        for w in watchers.values():
-            if w.linger is not None:
-                w.linger.cancel()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        r, blocking = self._r, self._blocking
-        self._r = self._blocking = self._texts = None
+        await self._watchers.stop()
+        r = self._r
+        self._r = self._texts = None
         if r is not None:
             await r.aclose()
-        if blocking is not None:
-            await blocking.aclose()
-            await blocking.connection_pool.disconnect()
 
     def watched_sessions(self) -> int:
         """Sessions this process currently holds a blocking reader for (bounded by
@@ -367,65 +337,7 @@ class RedisEventLog(EventLog):
             raise _not_found(session_id)
         if int(last) > after or timeout == 0:
             return int(last) > after
-        watcher = self._watch(session_id, events_k, int(last))
-        watcher.waiters += 1
-        if watcher.linger is not None:
-            watcher.linger.cancel()
-            watcher.linger = None
-
-        def has_more() -> bool:
-            if watcher.error is not None:
-                raise watcher.error
-            if watcher.deleted:
-                raise _not_found(session_id)
-            return watcher.seen > after
-
-        try:
-            return await self._notifier.wait_until(session_id, has_more, timeout)
-        finally:
-            watcher.waiters -= 1
-            if watcher.waiters == 0 and self._watchers.get(session_id) is watcher:
-                loop = asyncio.get_running_loop()
-                watcher.linger = loop.call_later(self._linger, self._unwatch, session_id, watcher)
-
-    def _watch(self, session_id: str, events_key: str, last: int) -> _Watcher:
-        watcher = self._watchers.get(session_id)
-        if watcher is None:
-            watcher = _Watcher(seen=last, keys=(events_key,))
-            self._watchers[session_id] = watcher
-            watcher.task = asyncio.create_task(self._follow(session_id, watcher))
-        watcher.seen = max(watcher.seen, last)
-        return watcher
-
-    def _unwatch(self, session_id: str, watcher: _Watcher) -> None:
-        if watcher.waiters == 0 and self._watchers.get(session_id) is watcher:
-            del self._watchers[session_id]
-            if watcher.task is not None:
-                watcher.task.cancel()
-
-    async def _follow(self, session_id: str, watcher: _Watcher) -> None:
-        """The watcher task: block in Redis for new entries, wake local waiters."""
-        assert self._blocking is not None
-        key = watcher.keys[0]
-        try:
-            while not watcher.deleted:
-                reply: Any = await self._blocking.xread(
-                    {key: f"{watcher.seen}-0"}, count=1000, block=0
-                )
-                for _, entries in reply or []:
-                    for entry_id, _fields in entries:
-                        seq, _, sub = str(entry_id).partition("-")
-                        if sub == "1":
-                            watcher.deleted = True
-                        else:
-                            watcher.seen = max(watcher.seen, int(seq))
-                self._notifier.notify(session_id)
-        except (RedisError, OSError) as exc:
-            watcher.error = Unavailable(f"the Redis blocking read failed: {exc}")
-            self._notifier.notify(session_id)
-        finally:
-            if self._watchers.get(session_id) is watcher and (watcher.deleted or watcher.error):
-                del self._watchers[session_id]
+        return await self._watchers.wait(session_id, events_k, int(last), after, timeout)
 
 
 @contextlib.asynccontextmanager
