@@ -368,26 +368,15 @@ class SqliteEventLog(EventLog):
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
         head = self._head(session_id)
         check_cursor(after, limit)
-        if after >= head.last_seq:
-            return []
-        tail = head.tail
-        # served from memory when the cache reaches back to the cursor, or holds every
-        # readable entry (a young session: a new viewer replaying from 0 costs no query)
-        if tail and (after + 1 >= tail[0].seq or tail[0].seq <= head.first_seq):
-            start = max(0, after + 1 - tail[0].seq)
-            # index, don't islice: a deque walks to an index from its nearer end, and live
-            # viewers read just behind the head
-            return [tail[i] for i in range(start, min(len(tail), start + limit))]
+        page = _tail_page(head, after, limit)
+        if page is not None:
+            return page
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
 
         def query(conn: sqlite3.Connection) -> list[Event]:
-            rows = conn.execute(
-                "SELECT seq, timestamp, event_type, payload FROM events"
-                " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                (session_id, after, upto, limit),
-            ).fetchall()
+            rows = conn.execute(_COLUMNS_PAGE, (session_id, after, upto, limit)).fetchall()
             return [make_event(seq, epoch, ts, kind, body) for seq, ts, kind, body in rows]
 
         return await reader.submit(query)
@@ -399,11 +388,9 @@ class SqliteEventLog(EventLog):
         column existed is built from the other columns instead (same text)."""
         head = self._head(session_id)
         check_cursor(after, limit)
-        if after >= head.last_seq:
-            return []
-        tail = head.tail
-        if tail and (after + 1 >= tail[0].seq or tail[0].seq <= head.first_seq):
-            return await self.read(session_id, after, limit)
+        page = _tail_page(head, after, limit)
+        if page is not None:
+            return page
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
@@ -438,6 +425,25 @@ class SqliteEventLog(EventLog):
 
 
 _text_of = itemgetter(2)
+_COLUMNS_PAGE = (
+    "SELECT seq, timestamp, event_type, payload FROM events"
+    " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+)
+
+
+def _tail_page(head: _Head, after: int, limit: int) -> list[Event] | None:
+    """The page after ``after`` from memory — ``[]`` at the head, the tail cache's entries when
+    it reaches back to the cursor or holds every readable entry (a young session: a new viewer
+    replaying from 0 costs no query) — or ``None`` when the database must be read."""
+    if after >= head.last_seq:
+        return []
+    tail = head.tail
+    if not tail or (after + 1 < tail[0].seq and tail[0].seq > head.first_seq):
+        return None
+    start = max(0, after + 1 - tail[0].seq)
+    # index, don't islice: a deque walks to an index from its nearer end, and live viewers
+    # read just behind the head
+    return [tail[i] for i in range(start, min(len(tail), start + limit))]
 
 
 def _format_entries(
@@ -445,11 +451,7 @@ def _format_entries(
 ) -> list[StoredEntry]:
     """A page of entries with their text built from the stored columns (rows appended before
     ``events.json`` existed)."""
-    rows = conn.execute(
-        "SELECT seq, timestamp, event_type, payload FROM events"
-        " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-        where,
-    ).fetchall()
+    rows = conn.execute(_COLUMNS_PAGE, where).fetchall()
     text, entry, epoch_json = stored_event_json, new_stored_entry, json.dumps(epoch)
     return [
         entry((seq, epoch, text(seq, epoch_json, ts, kind, body))) for seq, ts, kind, body in rows
