@@ -178,3 +178,33 @@ def test_kill_9_of_the_worker_ends_its_run_interrupted_within_30_s(cluster: Clus
     assert isinstance(agents, dict)
     assert all(a["status"] in ("completed", "skipped", "failed") for a in agents.values())
     print(f"kill -9 -> interrupted after {took:.1f} s")  # the figure, shown with -s
+
+
+def test_deleting_a_session_drops_its_lease_fence_and_cancel_keys(cluster: Cluster) -> None:
+    """A run cancelled while only queued (no worker) leaves its cancel request and fencing
+    generation in Redis; deleting the session on the other node removes them."""
+    import redis as sync_redis
+
+    web1, web2 = cluster.web
+    sid = cluster.create(web1, "tides and the moon", "en")
+    r = web1.api("POST", f"/api/sessions/{sid}/cancel")
+    assert r.status_code == 202 and r.json() == {"cancelled": True}
+    assert snapshot(web2, sid)["status"] == "cancelled"
+    client = sync_redis.Redis.from_url(cluster.redis.url)
+    try:
+        keys = lambda: (  # noqa: E731
+            client.exists(f"tk9:runs:cancel:{sid}"),
+            client.hexists("tk9:runs:fence", sid),
+            client.hexists("tk9:runs:holders", sid),
+            client.zscore("tk9:runs:leases", sid),
+        )
+        assert keys()[:2] == (1, True)  # what a delete must clean up
+        wait_until(
+            lambda: web2.api("DELETE", f"/api/sessions/{sid}").status_code == 204,
+            15,  # web-2 learns the run ended at its next reaper pass
+            "the delete",
+        )
+        assert keys() == (0, False, False, None)
+        assert web1.api("GET", f"/api/sessions/{sid}").status_code == 404
+    finally:
+        client.close()
