@@ -33,11 +33,12 @@ VIEWERS = 50
 
 
 @pytest.fixture(scope="module")
-def topology(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    redis_server.flush()
-    data = tmp_path_factory.mktemp("scale-caddy") / "data"
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The profile's processes, with its own redis-server fsyncing the AOF on every write."""
+    root = tmp_path_factory.mktemp("scale-caddy")
+    (root / "redis").mkdir()
+    redis_server = RedisServer(root / "redis", appendfsync="always")
+    data = root / "data"
     data.mkdir()
     env = queue_env(
         redis_server.url,
@@ -56,6 +57,7 @@ def topology(
         yield made
     finally:
         made.stop()
+        redis_server.stop()
 
 
 def test_a_viewer_through_caddy_sees_every_card_and_file_of_a_run_a_worker_executes(
@@ -93,7 +95,7 @@ async def test_kill_9_of_a_web_node_every_viewer_resumes_on_the_other_one(
     tasks = [asyncio.create_task(v.run()) for v in viewers]
     try:
         await wait_for(
-            lambda: all(v.applied for v in viewers), timeout=30, what="every viewer to follow"
+            lambda: all(following(v) for v in viewers), timeout=60, what="every viewer to follow"
         )
         on_victim = await asyncio.to_thread(connections, victim.url)
         assert on_victim > 0, "Caddy sent no viewer to web-1"
@@ -110,6 +112,11 @@ async def test_kill_9_of_a_web_node_every_viewer_resumes_on_the_other_one(
     assert problems == []
     resumed = sum(1 for v in viewers if v.resumes > 0)
     assert resumed >= on_victim, (resumed, on_victim)
+
+
+def following(v: Viewer) -> bool:
+    """The viewer is on the stream of a run a worker is executing (events flowing)."""
+    return v.state is not None and v.state.status == RunStatus.RUNNING and len(v.applied) >= 10
 
 
 def connections(url: str) -> int:
