@@ -89,11 +89,8 @@ class Follower:
     follower: SessionFollower | None = None
 
     async def run(self) -> None:
-        policy = FollowerPolicy(
-            heartbeat_interval=self.heartbeat,
-            backoff_base=0.05,
-            backoff_cap=0.5,
-            max_open_attempts=3 if self.hedge else 1,
+        policy = FollowerPolicy(  # the client's defaults (the dashboard's), bar the heartbeat
+            heartbeat_interval=self.heartbeat, max_open_attempts=3 if self.hedge else 1
         )
         rng = random.Random(self.seed)
         self.follower = SessionFollower(
