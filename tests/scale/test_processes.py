@@ -7,7 +7,8 @@ shared volume of the compose profile).
   all seven final cards, and downloads every file (and the ZIP) from both web nodes;
 * a cancel on web-1 stops a run the worker executes;
 * ``kill -9`` of the worker mid-run: the run ends ``interrupted`` (lease lapsed) within 30 s,
-  seen through the other web node.
+  seen through the other web node;
+* deleting a session removes its lease, fencing generation and cancel keys from Redis.
 """
 
 from __future__ import annotations
