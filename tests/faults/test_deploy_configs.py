@@ -92,10 +92,10 @@ def test_caddyfile_validates_with_caddy(tmp_path: Path) -> None:
 def test_compose_has_the_documented_services_profiles_and_volumes() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"tk9", "caddy", "nginx", "redis"}
+    assert set(services) == {"tk9", "caddy", "nginx", "redis", "tk9-2", "worker-1", "worker-2"}
     assert "profiles" not in services["tk9"] and "profiles" not in services["caddy"]
     assert services["nginx"]["profiles"] == ["nginx"]
-    assert services["redis"]["profiles"] == ["redis"]
+    assert services["redis"]["profiles"] == ["redis", "scale"]
     assert services["tk9"]["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     assert "tk9-data:/data" in services["tk9"]["volumes"]
     assert services["tk9"]["environment"]["TK9_HOST"] == "0.0.0.0"

@@ -7,65 +7,28 @@ shared volume of the compose profile).
   all seven final cards, and downloads every file (and the ZIP) from both web nodes;
 * a cancel on web-1 stops a run the worker executes;
 * ``kill -9`` of the worker mid-run: the run ends ``interrupted`` (lease lapsed) within 30 s,
-  seen through the other web node.
+  seen through the other web node;
+* deleting a session removes its lease, fencing generation and cancel keys from Redis.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.log.redis_server import RedisServer
-from tests.support import ServerProcess, stop_process, wait_until
-from tk9.events import AgentStatus, Event, RunStatus
-from tk9.projection import fold, initial_state
-from tk9.state import SessionState
+from tests.scale.cluster import Cluster, follow, queue_env, snapshot
+from tests.support import stop_process, wait_until
+from tk9.events import AgentStatus, RunStatus
 
 pytestmark = pytest.mark.redis
-
-
-@dataclass
-class Cluster:
-    redis: RedisServer
-    data_dir: Path
-    env: dict[str, str]
-    web: list[ServerProcess]
-    workers: list[subprocess.Popen[bytes]]
-
-    def worker(self, **env: str) -> subprocess.Popen[bytes]:
-        log = (self.data_dir.parent / f"worker-{time.monotonic_ns()}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tk9.cli", "worker", "--data-dir", str(self.data_dir)],
-            env={**os.environ, **self.env, "TK9_NODE_ID": f"worker-{len(self.workers)}", **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.workers.append(proc)
-        return proc
-
-    def create(self, web: ServerProcess, subject: str, language: str) -> str:
-        r = web.api("POST", "/api/sessions", json={"subject": subject, "language": language})
-        assert r.status_code == 201, r.text
-        return str(r.json()["session_id"])
-
-
-def snapshot(web: ServerProcess, sid: str) -> dict[str, object]:
-    r = web.api("GET", f"/api/sessions/{sid}")
-    assert r.status_code == 200, r.text
-    body: dict[str, object] = r.json()
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -76,24 +39,13 @@ def web_nodes(
     redis_server.flush()
     data = tmp_path_factory.mktemp("cluster") / "data"
     data.mkdir()
-    env = {
-        "TK9_RUN_MODE": "queue",
-        "TK9_LOG_BACKEND": "redis",
-        "TK9_REDIS_URL": redis_server.url,
-        "TK9_DEMO_PRODUCER": "1",
-        "TK9_USE_WIKI_CORPUS": "false",
-        "TK9_LOG_LEVEL": "warning",
-    }
-    web = []
-    workers: list[subprocess.Popen[bytes]] = []
-    made = Cluster(redis_server, data, env, web, workers)
+    made = Cluster(redis_server, data, queue_env(redis_server.url))
     try:
         for node in ("web-1", "web-2"):
-            web.append(ServerProcess(data, env={**env, "TK9_NODE_ID": node}).start())
+            made.start_web(node)
         yield made
     finally:
-        for server in web:
-            server.stop()
+        made.stop()
 
 
 @pytest.fixture
@@ -107,31 +59,13 @@ def cluster(web_nodes: Cluster) -> Iterator[Cluster]:
         web_nodes.workers.clear()
 
 
-def follow(web: ServerProcess, sid: str, timeout: float = 60) -> SessionState:
-    """A viewer: long-poll the node's event feed and fold it, until the run ends."""
-    state = initial_state(sid, "")
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=web.url, timeout=40) as client:
-        while time.monotonic() < deadline:
-            params = {"after": str(state.seq), "wait": "10"}
-            if state.epoch:
-                params["epoch"] = state.epoch
-            page = client.get(f"/api/sessions/{sid}/events", params=params).json()
-            if page.get("reset"):
-                state = SessionState.model_validate(page["reset"])
-            state = fold([Event.model_validate(e) for e in page["events"]], state)
-            if state.status not in (RunStatus.PENDING, RunStatus.RUNNING):
-                return state
-    raise AssertionError(f"the run did not end within {timeout} s: {state.status}")
-
-
 def test_a_viewer_on_web_1_sees_every_card_and_file_of_a_run_a_worker_executes(
     cluster: Cluster,
 ) -> None:
     web1, web2 = cluster.web
     cluster.worker(TK9_DEMO_INTERVAL="0.01", TK9_DEMO_EVENTS="20")
     sid = cluster.create(web2, "tides and the moon", "es")
-    state = follow(web1, sid)
+    state = follow(web1.url, sid)
     assert state.status == RunStatus.COMPLETED
     assert len(state.agents) == 7
     assert {c.status for c in state.agents.values()} == {AgentStatus.COMPLETED}
@@ -178,3 +112,33 @@ def test_kill_9_of_the_worker_ends_its_run_interrupted_within_30_s(cluster: Clus
     assert isinstance(agents, dict)
     assert all(a["status"] in ("completed", "skipped", "failed") for a in agents.values())
     print(f"kill -9 -> interrupted after {took:.1f} s")  # the figure, shown with -s
+
+
+def test_deleting_a_session_drops_its_lease_fence_and_cancel_keys(cluster: Cluster) -> None:
+    """A run cancelled while only queued (no worker) leaves its cancel request and fencing
+    generation in Redis; deleting the session on the other node removes them."""
+    import redis as sync_redis
+
+    web1, web2 = cluster.web
+    sid = cluster.create(web1, "tides and the moon", "en")
+    r = web1.api("POST", f"/api/sessions/{sid}/cancel")
+    assert r.status_code == 202 and r.json() == {"cancelled": True}
+    assert snapshot(web2, sid)["status"] == "cancelled"
+    client = sync_redis.Redis.from_url(cluster.redis.url)
+    try:
+        keys = lambda: (  # noqa: E731
+            client.exists(f"tk9:runs:cancel:{sid}"),
+            client.hexists("tk9:runs:fence", sid),
+            client.hexists("tk9:runs:holders", sid),
+            client.zscore("tk9:runs:leases", sid),
+        )
+        assert keys()[:2] == (1, True)  # what a delete must clean up
+        wait_until(
+            lambda: web2.api("DELETE", f"/api/sessions/{sid}").status_code == 204,
+            15,  # web-2 learns the run ended at its next reaper pass
+            "the delete",
+        )
+        assert keys() == (0, False, False, None)
+        assert web1.api("GET", f"/api/sessions/{sid}").status_code == 404
+    finally:
+        client.close()

@@ -79,6 +79,13 @@ redis.call('ZADD', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
 return 1
 """
 
+_FORGET = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return redis.call('DEL', KEYS[4])
+"""
+
 _RELEASE = """
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -96,6 +103,7 @@ class Leases:
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._forget = client.register_script(_FORGET)
 
     async def acquire(self, session_id: str, holder: str, now: float, limit: int = 0) -> Got:
         """Take the run's lease until ``now + ttl``; ``limit`` 0 = no slot check."""
@@ -124,6 +132,15 @@ class Leases:
     async def release(self, session_id: str, holder: str) -> bool:
         """Drop the lease if ``holder`` still has it."""
         return bool(await self._release(keys=[LEASES, HOLDERS], args=[session_id, holder]))
+
+    async def forget(self, session_id: str) -> None:
+        """Drop everything kept for a deleted session: lease, holder, generation, cancel.
+
+        Only for a session whose stream is gone: session ids are never reused, and a writer
+        still holding an old token is refused all the same (no generation matches it).
+        """
+        keys = [LEASES, HOLDERS, FENCE, cancel_key(session_id)]
+        await self._forget(keys=keys, args=[session_id])
 
     async def lapsed(self, now: float) -> list[str]:
         """Runs whose lease expired before ``now``."""

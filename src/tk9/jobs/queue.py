@@ -11,6 +11,7 @@
 * :meth:`QueueRuns.mark_interrupted` (at start-up) queues again this node's runs that were
   created but never picked up, and starts the lapsed-lease reaper (:mod:`tk9.jobs.reaper`);
   runs that workers had started are theirs: the reaper ends them if their lease lapses.
+* :meth:`QueueRuns.forget` drops a deleted session's keys (lease, fence, cancel);
 * :meth:`QueueRuns.active` is every unfinished run in the shared log, refreshed at each
   reaper pass (plus the runs this node queued since), so the admission limits are global.
 """
@@ -125,6 +126,12 @@ class QueueRuns:
             await leases.release(session_id, self.holder)
         self._active.discard(session_id)
         return True
+
+    async def forget(self, session_id: str) -> None:
+        """The session was deleted: drop its lease, fencing generation and cancel request."""
+        _, leases, _ = self._parts()
+        await leases.forget(session_id)
+        self._active.discard(session_id)
 
     async def mark_interrupted(self) -> list[str]:
         """Queue again this node's runs that were never picked up; start the reaper."""

@@ -100,8 +100,16 @@ async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> Ses
         streams = await ctx.log.list_streams()
         await ctx.limits.check_quota(user, OWNER_KEY, streams, ctx.settings.outputs_dir)
     session_id = str(uuid.uuid4())
+    if ctx.limits is not None:
+        await ctx.limits.reserve(user, session_id)  # across nodes (Redis); 429 + Retry-After
     sessions = SessionService(ctx.log, ctx.settings.node_id, ctx.clock)
-    info = await sessions.create(session_id, subject, language, owner_meta(user, ctx.settings.auth))
+    try:
+        meta = owner_meta(user, ctx.settings.auth)
+        info = await sessions.create(session_id, subject, language, meta)
+    except BaseException:
+        if ctx.limits is not None:
+            await ctx.limits.unreserve(user, session_id)
+        raise
     created_at = float(info.meta["created_at"])
     ctx.storage.watch(session_id, ctx.runs.start(session_id, subject, language))
     if ctx.limits is not None:

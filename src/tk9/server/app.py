@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 import tk9
 from tk9.clock import Clock, SystemClock
 from tk9.errors import RateLimited, Tk9Error
+from tk9.jobs.admission import RunAdmission
 from tk9.log.base import EventLog
 from tk9.log.factory import make_event_log
 from tk9.log.snapshot_store import make_snapshot_store
@@ -57,6 +58,13 @@ def _make_runs(log: EventLog, settings: Settings, clock: Clock) -> Runs:
     return runs
 
 
+def _shared_admission(log: EventLog, settings: Settings) -> RunAdmission | None:
+    """Per-user run limits counted in Redis when nodes share the Redis log (accounts)."""
+    if settings.log_backend != "redis" or settings.auth == "none":
+        return None
+    return RunAdmission(settings.redis_url, log)
+
+
 class Tk9App:
     """The ASGI app: the edge checks (:mod:`tk9.server.edge`), then the access gate
     (:mod:`tk9.server.auth`), then viewers' WebSockets straight to their handler and the rest
@@ -92,7 +100,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         runs=_make_runs(log, settings, clock),
         metrics=metrics,
         snapshots=snapshots,
-        limits=Limits(settings, clock),
+        limits=Limits(settings, clock, _shared_admission(log, settings)),
     )
     logger = get_logger()
 
@@ -133,6 +141,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
             await ctx.hub.drop_all(1012)
             await ctx.broadcasts.close()
             await log.close()
+            if ctx.limits is not None:
+                await ctx.limits.close()
             if ctx.users is not None:
                 ctx.users.close()
                 ctx.users = None

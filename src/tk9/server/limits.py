@@ -21,6 +21,10 @@ user (``TK9_STREAM_CONNECT_BURST`` / ``TK9_STREAM_CONNECTS_PER_MINUTE``). Each s
 handshake, a token check and a catch-up from the log, so a client reconnecting as fast as it
 can (the issue's flooder, after each close 1008) was a way to slow every other viewer.
 
+With the Redis log (several web nodes), the per-user active runs and runs per day are counted
+in Redis instead (:mod:`tk9.jobs.admission`, through :meth:`Limits.reserve`), so they hold
+across nodes; the creation-rate, stream-connect and sign-in buckets stay per process.
+
 Each refusal is a 429 (``RateLimited``) with ``Retry-After``, and nothing is created. The
 per-user checks apply to accounts; under ``TK9_AUTH=none`` (loopback, one trusted local user)
 only the global bound does.
@@ -35,6 +39,7 @@ from pathlib import Path
 from tk9.accounts.store import User
 from tk9.clock import Clock
 from tk9.errors import Forbidden, RateLimited
+from tk9.jobs.admission import Refused, RunAdmission
 from tk9.log.base import StreamInfo
 from tk9.settings import Settings
 
@@ -71,9 +76,13 @@ class StorageQuota(Forbidden):
 class Limits:
     """The admission checks for new runs; one per app."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, shared: RunAdmission | None = None
+    ) -> None:
         self._settings = settings
         self._clock = clock
+        self.shared = shared
+        """The per-user counters in Redis, shared by every node (None: this process counts)."""
         self._buckets: dict[str, _Bucket] = {}
         self._owners: dict[str, str] = {}
 
@@ -86,6 +95,9 @@ class Limits:
                 RUN_RETRY_AFTER,
             )
         if s.auth == "none":
+            return
+        if self.shared is not None:  # counted across nodes by reserve()
+            self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
             return
         live = set(active)
         for sid in [sid for sid in self._owners if sid not in live]:
@@ -111,7 +123,7 @@ class Limits:
         if s.auth == "none" or user.admin:
             return
         mine = [i for i in streams if i.meta.get(owner_key) == user.username]
-        if s.user_runs_per_day is not None:
+        if s.user_runs_per_day is not None and self.shared is None:
             now = self._clock.wall()
             today = [i.created_at for i in mine if now - i.created_at < DAY]
             if len(today) >= s.user_runs_per_day:
@@ -131,6 +143,40 @@ class Limits:
                     used_bytes=used,
                     quota_bytes=int(quota),
                 )
+
+    async def reserve(self, user: User, session_id: str) -> None:
+        """With shared counters: count ``session_id`` as ``user``'s run on every node, or
+        raise the 429 of the limit it would break (nothing recorded then)."""
+        s = self._settings
+        if self.shared is None or s.auth == "none":
+            return
+        now = self._clock.wall()
+        per_day = None if user.admin else s.user_runs_per_day
+        got = await self.shared.reserve(
+            user.username, session_id, now, s.user_max_active_runs, per_day
+        )
+        if got.refused == Refused.ACTIVE:
+            raise TooManyRuns(
+                f"you have {got.count} runs queued or running (limit {s.user_max_active_runs}): "
+                "wait for one to finish or cancel one",
+                RUN_RETRY_AFTER,
+            )
+        if got.refused == Refused.DAILY:
+            wait = max(1.0, got.oldest + DAY - now)
+            raise DailyQuota(
+                f"you started {got.count} runs in the last 24 hours (limit {per_day}): "
+                f"the next one can start in {wait / 3600:.1f} h",
+                wait,
+            )
+
+    async def unreserve(self, user: User, session_id: str) -> None:
+        """The session could not be created after :meth:`reserve`: give the slot back."""
+        if self.shared is not None and self._settings.auth != "none":
+            await self.shared.release(user.username, session_id)
+
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
 
     def started(self, user: User, session_id: str) -> None:
         """Count ``session_id`` as ``user``'s until its run ends."""

@@ -21,12 +21,18 @@ DAY = 86_400.0
 
 
 async def remove_session(ctx: AppContext, session_id: str) -> None:
-    """Close its viewers, delete its stream, stored snapshot and files.
+    """Close its viewers, delete its stream, stored snapshot and files (and, in queue mode,
+    its lease, fencing generation and cancel keys in Redis).
 
     Unknown ids raise ``NotFound``.
     """
     await ctx.hub.drop_all(1000, session_id=session_id)
     await ctx.log.delete(session_id)
+    if ctx.settings.run_mode == "queue":
+        from tk9.jobs.queue import QueueRuns
+
+        if isinstance(ctx.runs, QueueRuns):
+            await ctx.runs.forget(session_id)
     await ctx.snapshots.delete(session_id)
     await make_file_store(ctx.settings).remove(session_id)
     folder = ctx.settings.outputs_dir / session_id  # the run's local copies (any store)
