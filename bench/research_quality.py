@@ -22,7 +22,7 @@ It is a benchmark, not a test: it always exits 0 once it has measured, and print
 against the issue's goals. Usage::
 
     uv run python bench/research_quality.py [--subjects NAME ...] [--json out.json] [--markdown]
-        [--reports DIR]
+        [--reports DIR] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -152,10 +152,13 @@ def _report_markdown(
     return markdown
 
 
-async def run_all(subjects: list[Subject], keep: Path | None = None) -> list[Result]:
+async def run_all(
+    subjects: list[Subject], keep: Path | None = None, data_dir: Path | None = None
+) -> list[Result]:
+    """Every subject in turn, on ``data_dir`` (kept: a warm index) or a fresh temporary one."""
     results = []
     with tempfile.TemporaryDirectory(prefix="tk9-qbench-") as tmp:
-        settings = bench_settings(Path(tmp))
+        settings = bench_settings(data_dir or Path(tmp))
         log = MemoryEventLog()
         await log.open()
         try:
@@ -307,6 +310,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, metavar="OUT", help="write every figure as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the docs tables")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="keep each Markdown report")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="reuse this data directory (warm index and embeddings) instead of a fresh one; "
+        "the first run is then not a cold run",
+    )
     args = parser.parse_args()
     data = wiki_data_file()
     if data is None:
@@ -320,7 +330,7 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"unknown subjects: {', '.join(sorted(unknown))}")
         subjects = [s for s in subjects if s.name in args.subjects]
-    results = asyncio.run(run_all(subjects, args.reports))
+    results = asyncio.run(run_all(subjects, args.reports, args.data_dir))
     t = totals(results, {s.name: s for s in subjects})
     if args.json:
         args.json.write_text(

@@ -26,7 +26,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tk9.research.documents import Document
-from tk9.research.mentions import broader, holds_qualifiers, only_compared, qualifiers
+from tk9.research.mentions import (
+    broader,
+    depicts_only,
+    holds_qualifiers,
+    names_object,
+    only_compared,
+    qualifiers,
+)
 from tk9.research.subject import ROMAN, Subject, main_titles, presence, required
 from tk9.research.text import STOPWORDS, stem, terms, words
 
@@ -240,7 +247,10 @@ def marginal(judged: Sequence[Judged], subject: Subject | None = None) -> list[J
     even as a unit in their text, and ≥ :data:`MARGINAL_GAP` below the closest other match
     (*Albert A. Michelson* for "Albert Einstein and the theory of relativity", *Zambezi* for
     the Nile basin) — unless, given the ``subject``, the title is made of the subject's own
-    words (:func:`~tk9.research.mentions.broader`: *Climate* for climate change)."""
+    words (:func:`~tk9.research.mentions.broader`: *Climate* for climate change) or the text
+    names what the required phrase is of (:func:`~tk9.research.mentions.names_object`:
+    *Ancient Rome* holds "the Western Roman Empire" for the fall of the Western Roman
+    Empire)."""
     sims = [j.similarity for j in judged if j.similarity is not None and not j.main]
     if not sims:
         return []
@@ -253,7 +263,10 @@ def marginal(judged: Sequence[Judged], subject: Subject | None = None) -> list[J
         and j.held < 0.5
         and j.similarity is not None
         and j.similarity < best - MARGINAL_GAP
-        and not (subject is not None and broader(subject, j.document))
+        and not (
+            subject is not None
+            and (broader(subject, j.document) or names_object(subject, j.document))
+        )
     ]
 
 
@@ -324,6 +337,7 @@ def judge(
             or (kin < NARROWER_KIN and narrower(subject, doc))
             or (narrowing and held < 1 and not holds_qualifiers(subject, doc))
             or (held == 0.5 and only_compared(subject, doc))
+            or (held < 1 and depicts_only(subject, doc))
         ):
             ok = False
         elif sim is None:
