@@ -6,9 +6,15 @@ move are in docs/benchmarks.md (``bench/research_quality.py``)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+from tk9.research.corpus import CorpusIndex, folder_source
 from tk9.research.documents import Document
 from tk9.research.mentions import depicts_only, names_object, only_compared
+from tk9.research.named import named_by, title_roots
 from tk9.research.relevance import judge, marginal
+from tk9.research.retrieval import Retriever
 from tk9.research.subject import parse, refine
 
 
@@ -114,3 +120,70 @@ def test_a_source_naming_what_the_subject_is_of_is_not_marginal() -> None:
     # a one-word object is too loose: "relativity" does not name the theory of relativity
     einstein = parse("Albert Einstein and the theory of relativity")
     assert not names_object(einstein, doc("Albert A. Michelson", "Light and relativity."))
+
+
+# --- what the subject's own article names -------------------------------------------------
+
+MARIE = doc(
+    "Marie Curie",
+    "Marie Curie was a physicist and chemist who conducted pioneering research on "
+    "radioactivity. She shared the Nobel Prize in Physics with Pierre Curie and Henri "
+    "Becquerel.",
+)
+BECQUEREL = doc(
+    "Henri Becquerel",
+    "Antoine Henri Becquerel was a French engineer and physicist who discovered radioactivity.",
+)
+NOBEL = doc("Nobel Prize", "The Nobel Prizes are awards given each year in several fields.")
+PHYSICS = doc("Physics", "Physics is the natural science of matter and energy.")
+
+
+def test_the_subjects_own_article_names_its_parts_by_title() -> None:
+    assert title_roots("Competition (economics)") == ("competit",)
+    found = named_by([MARIE], [MARIE, BECQUEREL, NOBEL, PHYSICS])
+    # "Nobel Prize in Physics" names the Nobel Prize; "physicist" does not name Physics (and
+    # a one-word title is too often another thing of that spelling: never counted)
+    assert [d.title for d in found] == ["Henri Becquerel", "Nobel Prize"]
+    assert named_by([], [BECQUEREL]) == []
+
+
+def test_a_part_the_own_article_names_is_on_the_subject_when_close_to_that_article() -> None:
+    s = parse("Marie Curie")
+    docs = [MARIE, BECQUEREL, NOBEL]
+    # neither names "Marie Curie"; Becquerel is close to her article, the prize is not
+    judged = judge(
+        s,
+        docs,
+        [0.77, 0.43, 0.18],
+        [0.77, 0.43, 0.18],
+        main_similarity=[1.0, 0.69, 0.43],
+        named={BECQUEREL.uri, NOBEL.uri},
+    )
+    on = [j for j in judged if j.on_subject]
+    assert [j.document.title for j in on] == ["Marie Curie", "Henri Becquerel"]
+    assert on[1].named and marginal(judged, s) == []  # named by the article: not on meaning
+    # not named by the article: the same figures keep it out
+    alone = judge(
+        s, docs, [0.77, 0.43, 0.18], [0.77, 0.43, 0.18], main_similarity=[1.0, 0.69, 0.43]
+    )
+    assert [j.document.title for j in alone if j.on_subject] == ["Marie Curie"]
+    # without embeddings there is no closeness to judge: the lexical rule alone
+    lexical = judge(s, docs, None, None, named={BECQUEREL.uri})
+    assert [j.document.title for j in lexical if j.on_subject] == ["Marie Curie"]
+
+
+def test_the_index_finds_the_titles_an_article_names(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for d in (MARIE, BECQUEREL, NOBEL, PHYSICS):
+        (root / f"{d.title}.md").write_text(f"# {d.title}\n\n{d.body}\n")
+    index = CorpusIndex(tmp_path / "index.sqlite3")
+    try:
+        index.sync_folder(root)
+        retriever = Retriever(index, [folder_source(root)])
+        marie = next(d for d in index.titled([("mari", "curi")], retriever.sources))
+        found = asyncio.run(retriever.named_by([marie]))
+        assert sorted(d.title for d in found) == ["Henri Becquerel", "Nobel Prize"]
+        assert index.titled([], retriever.sources) == []
+    finally:
+        index.close()
