@@ -67,9 +67,10 @@ COMPARING = frozenset(
 )
 """A word right before a mention that makes it a comparison, a time reference or another
 instance ("a planet *outside* the Solar System", "fought *following* World War I")."""
-TIME_MARKS = frozenset({"start", "beginning", "end", "outbreak", "eve", "onset", "aftermath"})
+TIME_MARKS = frozenset({"start", "beginning", "end", "eve", "aftermath"})
 """A noun that, with "of" before a mention, only dates something else by it ("began with the
-*start of* the French Revolution", "on the *eve of* World War I")."""
+*start of* the French Revolution", "on the *eve of* World War I"). Not "outbreak": "the
+outbreak of World War I" is what a report on its causes is about."""
 WORKS = (
     "painting|portrait|fresco|mural|film|movie|novel|novella|poem|song|album|opera|ballet|"
     "symphony|play|television series|video game|tragedy|photograph|sitcom|miniseries"
