@@ -283,7 +283,9 @@ class CorpusIndex:
     ) -> list[Document]:
         """Documents whose title holds one of ``names`` (runs of stemmed words, as the index
         stores them: ``("black", "hole")``), best title match first. The caller decides which
-        titles count: this only narrows 10,000 titles to the few that share a run."""
+        titles count: this only narrows 10,000 titles to the few that share a run. One FTS5
+        query over the first 400 names (a wiki summary gives ~250; a long document is looked up
+        by its opening)."""
         phrases = list(dict.fromkeys(" ".join(n).replace('"', "") for n in names if n))
         if not sources or not phrases:
             return []
