@@ -278,6 +278,27 @@ class CorpusIndex:
         ]
         return hits[:limit]
 
+    def titled(
+        self, names: Iterable[tuple[str, ...]], sources: Sequence[str], limit: int = 200
+    ) -> list[Document]:
+        """Documents whose title holds one of ``names`` (runs of stemmed words, as the index
+        stores them: ``("black", "hole")``), best title match first. The caller decides which
+        titles count: this only narrows 10,000 titles to the few that share a run. One FTS5
+        query over the first 400 names (a wiki summary gives ~250; a long document is looked up
+        by its opening)."""
+        phrases = list(dict.fromkeys(" ".join(n).replace('"', "") for n in names if n))
+        if not sources or not phrases:
+            return []
+        marks = ",".join("?" * len(sources))
+        sql = (
+            "SELECT d.uri, d.title, d.body FROM docs JOIN documents d ON d.id = docs.rowid "
+            f"WHERE docs MATCH ? AND d.source IN ({marks}) ORDER BY bm25(docs, 5.0, 0.0) LIMIT ?"
+        )
+        match = "title : (" + " OR ".join(f'"{p}"' for p in phrases[:400]) + ")"
+        with self.lock:
+            rows = self.db.execute(sql, (match, *sources, limit)).fetchall()
+        return [Document(uri=uri, title=title, body=body) for uri, title, body in rows]
+
     def variants(self, word: str) -> list[str]:
         """The index terms ``word`` matches: its Snowball stem (the index holds stems only;
         related words with other stems, "tidal"/"tide", are found by meaning instead)."""

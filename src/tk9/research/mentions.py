@@ -16,10 +16,23 @@ meaning (a peer is as close in meaning as a part):
   general article on the head concept). A narrowing phrase *before* the required one is its
   head noun ("the structure of DNA", "the economy of ancient Rome") and is not required.
 
+* **a work that shows it** — *Liberty Leading the People* "is a painting of the Romantic era
+  by the French artist Eugène Delacroix, commemorating the July Revolution of 1830", and holds
+  aloft "the flag of the French Revolution". A document whose first sentence says it *is* a
+  work of art or fiction (a painting, a film, a novel, a song…) and does not name the subject
+  there is about that work, whoever made it and whatever it shows; the subject is only what
+  it depicts (:func:`depicts_only`). A work whose defining sentence names the subject —
+  *Hamlet* "is a tragedy written by William Shakespeare" — speaks of it and is judged as usual.
+* **a time reference** — *Late modern period* "began in 1789 with the *start of* the French
+  Revolution": a mention that only dates something else ("the *start of*", "*since*",
+  "*before*") counts as a comparison too.
+
 And one pattern the other way: a source whose title is made of the subject's own words
 (*Climate* for "climate change", *Industrialisation* for "the Industrial Revolution") is the
 broader article on a part of the subject, even when its short text never names the whole
-(:func:`broader`).
+(:func:`broader`); and a source that names the thing a required phrase "X of Y" is of — *Ancient
+Rome* holds "the Western Roman Empire" (its collapse), not "Fall of the Western Roman
+Empire" — names the subject, though not in its words (:func:`names_object`).
 
 Pure functions over text; no I/O.
 """
@@ -29,7 +42,7 @@ from __future__ import annotations
 import re
 
 from tk9.research.documents import Document
-from tk9.research.subject import KeyPhrase, Subject, required
+from tk9.research.subject import JOINERS, KeyPhrase, Subject, presence, required
 from tk9.research.text import sentences, stem, words
 
 COMPARING = frozenset(
@@ -47,10 +60,34 @@ COMPARING = frozenset(
         "third",
         "fourth",
         "fifth",
+        "since",
+        "before",
+        "until",
     }
 )
 """A word right before a mention that makes it a comparison, a time reference or another
 instance ("a planet *outside* the Solar System", "fought *following* World War I")."""
+TIME_MARKS = frozenset({"start", "beginning", "end", "eve", "aftermath"})
+"""A noun that, with "of" before a mention, only dates something else by it ("began with the
+*start of* the French Revolution", "on the *eve of* World War I"). Not "outbreak": "the
+outbreak of World War I" is what a report on its causes is about."""
+WORKS = (
+    "painting|portrait|fresco|mural|film|movie|novel|novella|poem|song|album|opera|ballet|"
+    "symphony|play|television series|video game|tragedy|photograph|sitcom|miniseries"
+)
+"""Kinds of works that *depict* what they show. Not a statue or a sculpture: a monument is a
+place the subject may include (the *Great Sphinx of Giza*, "a limestone statue of a reclining
+sphinx", stands by the pyramids of Giza)."""
+_DEFINED_AS_WORK = re.compile(
+    r"\b(?:is|was|are|were)\s+(?:an?|the)\s+(?:(?!(?:in|of|and|or)\b)[\w\-'’]+\s+){0,5}?"
+    rf"(?:{WORKS})(?=\s*[,.;:(]|\s+(?:by|written|painted|directed|composed|created|produced|"
+    r"of|about|depicting|commemorating|starring|in|from|that|which|set|based)\b)",
+    re.IGNORECASE,
+)
+"""The first sentence of a work of art or fiction: "… is a painting of the Romantic era by …",
+"… is a 1942 American romantic drama film directed by …". The kind must end the noun phrase
+(a comma, "by", "about"…), so "a musical instrument", "a single cell", "a video game designer"
+or "a series of fortifications" are not works."""
 _YEAR = re.compile(r"^1[0-9]{3}$|^20[0-9]{2}$")
 
 
@@ -90,6 +127,17 @@ def only_compared(subject: Subject, doc: Document) -> bool:
     return mentions > 0
 
 
+def depicts_only(subject: Subject, doc: Document) -> bool:
+    """Whether ``doc`` is a work of art or fiction whose defining (first) sentence does not
+    name the subject's required phrase: *Liberty Leading the People* for the French Revolution
+    (see the module docstring). False for any other document."""
+    lead = sentences(doc.body)[:1]
+    if not lead or not _DEFINED_AS_WORK.search(lead[0]):
+        return False
+    tokens = words(lead[0])
+    return not any(_occurrences(tokens, key.roots) for key in required(subject))
+
+
 def _occurrences(tokens: list[str], roots: tuple[str, ...]) -> list[tuple[int, int]]:
     """(first, last) token index of each run of ``tokens`` whose stems, skipping the short
     joining words between them ("theory *of* relativity"), are ``roots``."""
@@ -113,6 +161,11 @@ def _occurrences(tokens: list[str], roots: tuple[str, ...]) -> list[tuple[int, i
 
 
 def _comparing(tokens: list[str], start: int, end: int) -> bool:
+    dating = tokens[max(0, start - 3) : start]
+    if dating[-1:] == ["the"]:
+        dating = dating[:-1]
+    if len(dating) >= 2 and dating[-1] == "of" and dating[-2] in TIME_MARKS:
+        return True  # "the start of the French Revolution": a date for something else
     before = tokens[max(0, start - 2) : start]
     if before and (before[-1] in COMPARING or (len(before) == 2 and before[0] in COMPARING)):
         # "after Mount Everest", "second French Revolution", "than the Nile"
@@ -139,3 +192,16 @@ def broader(subject: Subject, doc: Document) -> bool:
         )
         for t in title
     )
+
+
+def names_object(subject: Subject, doc: Document) -> bool:
+    """Whether ``doc`` holds, as a unit, the object of a required phrase "X of Y" — the name
+    after its first "of", when it has ≥ 2 words ("Western Roman Empire" in "Fall of the
+    Western Roman Empire"). A single word ("relativity" in "theory of relativity") is too
+    loose to count."""
+    for key in required(subject):
+        _, of, tail = key.text.lower().partition(" of ")
+        roots = tuple(stem(w) for w in words(tail) if w not in JOINERS and len(w) > 1)
+        if of and len(roots) >= 2 and presence(KeyPhrase(tail, roots), doc) >= 0.5:
+            return True
+    return False

@@ -149,6 +149,16 @@ class Pipeline:
         weights = {c.root: c.weight for c in relevance.concepts}
         understood = weighted(refine(understood, candidates), weights)
         self.understood = understood
+        named: set[str] = set()
+        if self.retriever.embedder is not None:
+            # what the subject's own article names: its parts, even those that never name it
+            mains = [d for d in candidates if is_main(understood, d)]
+            known = {d.uri for d in candidates}
+            for doc in await self.retriever.named_by(mains):
+                named.add(doc.uri)
+                if doc.uri not in known:
+                    known.add(doc.uri)
+                    candidates.append(doc)
         await self._step(
             agent,
             0.6,
@@ -156,7 +166,7 @@ class Pipeline:
             + ", ".join(f"“{p.text}”" for p in understood.phrases),
         )
         self.embedder = self._embedder()
-        judged, phrase_sims = await asyncio.to_thread(self._judge, understood, candidates)
+        judged, phrase_sims = await asyncio.to_thread(self._judge, understood, candidates, named)
         self.judged = judged
         if phrase_sims is not None:
             for i, doc in enumerate(candidates):
@@ -211,7 +221,7 @@ class Pipeline:
         return lexical() if model is None else dense(model.embed)
 
     def _judge(
-        self, understood: Subject, candidates: list[Document]
+        self, understood: Subject, candidates: list[Document], named: set[str]
     ) -> tuple[list[Judged], Matrix | None]:
         """Judge the candidates (blocking: embeds them). Returns the judgements and, with a
         dense embedder, the similarity of each key phrase to each candidate."""
@@ -238,6 +248,7 @@ class Pipeline:
             None if near is None else list(near),
             (embedder.on_subject, 0.03, embedder.covers, 0.2),
             None if kin is None else [float(v) for v in kin],
+            named,
         )
         return judged, sims[1:]
 

@@ -22,11 +22,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tk9.research.documents import Document
-from tk9.research.mentions import broader, holds_qualifiers, only_compared, qualifiers
+from tk9.research.mentions import (
+    broader,
+    depicts_only,
+    holds_qualifiers,
+    names_object,
+    only_compared,
+    qualifiers,
+)
 from tk9.research.subject import ROMAN, Subject, main_titles, presence, required
 from tk9.research.text import STOPWORDS, stem, terms, words
 
@@ -161,6 +168,9 @@ class Judged:
     context: bool = False
     """Not on the subject, but its text names the subject and it is close enough in meaning
     for the sentences that name it to be quoted (:data:`CONTEXT_CLOSE`)."""
+    named: bool = False
+    """On the subject because the subject's own article names it and it is close in meaning
+    to that article (:data:`NAMED_KIN`), though it may never name the subject."""
 
     @property
     def score(self) -> float:
@@ -240,7 +250,10 @@ def marginal(judged: Sequence[Judged], subject: Subject | None = None) -> list[J
     even as a unit in their text, and ≥ :data:`MARGINAL_GAP` below the closest other match
     (*Albert A. Michelson* for "Albert Einstein and the theory of relativity", *Zambezi* for
     the Nile basin) — unless, given the ``subject``, the title is made of the subject's own
-    words (:func:`~tk9.research.mentions.broader`: *Climate* for climate change)."""
+    words (:func:`~tk9.research.mentions.broader`: *Climate* for climate change) or the text
+    names what the required phrase is of (:func:`~tk9.research.mentions.names_object`:
+    *Ancient Rome* holds "the Western Roman Empire" for the fall of the Western Roman
+    Empire)."""
     sims = [j.similarity for j in judged if j.similarity is not None and not j.main]
     if not sims:
         return []
@@ -250,11 +263,24 @@ def marginal(judged: Sequence[Judged], subject: Subject | None = None) -> list[J
         for j in judged
         if j.on_subject
         and not j.main
+        and not j.named
         and j.held < 0.5
         and j.similarity is not None
         and j.similarity < best - MARGINAL_GAP
-        and not (subject is not None and broader(subject, j.document))
+        and not (
+            subject is not None
+            and (broader(subject, j.document) or names_object(subject, j.document))
+        )
     ]
+
+
+NAMED_KIN = 0.55
+"""Least cosine with the subject's own article for a document that article names by its
+title (:mod:`.named`) to be on the subject: *Event horizon* 0.63 from *Black hole*, *Apollo
+program* 0.70 from *Apollo 11*, *Henri Becquerel* 0.69 from *Marie Curie*; a title named in
+passing is far: *Nobel Prize* 0.43 from *Marie Curie*, *War crime* 0.40 from *World War I*,
+*Michael Collins (Irish leader)* 0.14 from *Apollo 11* (another Michael Collins). On the
+quality bench 0.5 also let in *Earth's crust* for plate tectonics (0.53, unlabelled)."""
 
 
 CONTEXT_CLOSE = 0.4
@@ -274,6 +300,7 @@ def judge(
     required_similarity: Sequence[float] | None,
     thresholds: tuple[float, float, float, float] = (0.42, 0.03, 0.55, 0.2),
     main_similarity: Sequence[float] | None = None,
+    named: Collection[str] = frozenset(),
 ) -> list[Judged]:
     """Judge every candidate; the subject's own articles first, then by score.
 
@@ -291,10 +318,12 @@ def judge(
     own articles among ``docs``; None when there is none) is a second anchor: a title that
     narrows a key phrase (:func:`narrower`: *Cosmic inflation* for "inflation") must also be
     within :data:`NARROWER_KIN` of the subject's own article, else it is the same word for
-    another thing. Without embeddings, when it holds a required phrase and
-    at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never enough:
-    *Bleach* holds "bleaching" but not "coral reef". A numbered sibling ("World War II" for
-    "World War I") never is.
+    another thing. ``named``: URIs of documents the subject's own article names by title
+    (:mod:`.named`); with embeddings, one within :data:`NAMED_KIN` of that article is on the
+    subject even when it never names the subject. Without embeddings, when it holds a required
+    phrase and at least :data:`LEXICAL_ON` of the weighted key phrases. Sharing a word is never
+    enough: *Bleach* holds "bleaching" but not "coral reef". A numbered sibling ("World War II"
+    for "World War I") never is.
     """
     close, mention, speaks, spread = thresholds
     keys = required(subject)
@@ -318,12 +347,13 @@ def judge(
         held = max((presence(k, doc) for k in keys), default=1.0)
         sim = None if similarity is None else float(similarity[i])
         kin = 1.0 if main_similarity is None else float(main_similarity[i])
-        context = False
+        context = linked = False
         if not main and (
             numbered_sibling(subject, doc)
             or (kin < NARROWER_KIN and narrower(subject, doc))
             or (narrowing and held < 1 and not holds_qualifiers(subject, doc))
             or (held == 0.5 and only_compared(subject, doc))
+            or (held < 1 and depicts_only(subject, doc))
         ):
             ok = False
         elif sim is None:
@@ -332,9 +362,13 @@ def judge(
             near = required_similarity is not None and float(required_similarity[i]) >= speaks
             need = close + (mention if held < 1 else 0.0)
             ok = main or ((held >= 0.5 or near) and sim >= need and sim >= best - spread)
+            linked = (
+                not ok and main_similarity is not None and doc.uri in named and kin >= NAMED_KIN
+            )
+            ok = ok or linked
             context = (
                 not ok and held >= 0.5 and sim >= CONTEXT_CLOSE and sim >= best - CONTEXT_SPREAD
             )
-        out.append(Judged(doc, share, sim, main, ok, held, context))
+        out.append(Judged(doc, share, sim, main, ok, held, context, linked))
     order = sorted(range(len(out)), key=lambda i: (not out[i].main, -out[i].score, i))
     return [out[i] for i in order]

@@ -17,6 +17,7 @@ from tk9.research.corpus import CorpusIndex, SyncReport, folder_source
 from tk9.research.documents import Document, corpus_files, wiki_data_file
 from tk9.research.embedding import DIM, Embedder, EmbeddingUnavailable, shared_embedder
 from tk9.research.hybrid import EmbedReport, PassageHit, embed_corpus, search_passages
+from tk9.research.named import named_by, runs
 from tk9.research.relevance import Relevance
 from tk9.research.search import WebSearch
 from tk9.settings import Settings
@@ -104,6 +105,17 @@ class Retriever:
                 if doc.uri not in excluded and all(d.uri != doc.uri for d in docs):
                     docs.append(doc)
         return docs
+
+    async def named_by(self, articles: Sequence[Document]) -> list[Document]:
+        """The corpus documents that ``articles`` name by title in their text (see
+        :mod:`tk9.research.named`); none without a corpus index."""
+        if self.index is None or not self.sources or not articles:
+            return []
+        index = self.index
+        found = await asyncio.to_thread(
+            index.titled, [r for a in articles for r in runs(a.body)], self.sources
+        )
+        return named_by(articles, found)
 
     async def relevance(self, subject: str) -> Relevance:
         """How to judge whether a document is about ``subject``, weighted by this corpus."""
