@@ -14,7 +14,7 @@ import type {
 } from '@/generated/wire'
 
 /* The REST bodies are generated from the server's pydantic models (scripts/gen_types.py). */
-export type { AppConfig, CorpusInfo, LanguageOption, SessionSummary }
+export type { AppConfig, CorpusInfo, LanguageOption, SessionList, SessionSummary }
 
 /** How a report reaches a language: it is the source, Apertium (offline), the LLM, or not at all. */
 export type TranslationMethod = LanguageOption['translation']
