@@ -136,4 +136,10 @@ export const api = {
     if (!r.ok) throw new ApiError(r.status, 'file', `cannot load ${name}: HTTP ${r.status}`)
     return r.text()
   },
+  fileBytes: async (id: string, name: string): Promise<ArrayBuffer> => {
+    const r = await fetch(`/api/sessions/${enc(id)}/files/${enc(name)}`)
+    if (r.status === 401) unauthorized?.()
+    if (!r.ok) throw new ApiError(r.status, 'file', `cannot load ${name}: HTTP ${r.status}`)
+    return r.arrayBuffer()
+  },
 }
