@@ -65,6 +65,10 @@ def test_the_word_version_reads_in_the_reader_and_the_preview(
     (demo_server.data_dir / "outputs" / sid / "heat-pumps.md").write_text(REPORT)
     scripts: list[str] = []
     page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    csp: list[str] = []  # the converter must run under the server's Content-Security-Policy
+    page.on(
+        "console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None
+    )
     page.goto(f"{demo_server.base_url}/sessions/{sid}")
     page.get_by_test_id("read-report").click()
     body = page.get_by_test_id("reader-body")
@@ -95,3 +99,4 @@ def test_the_word_version_reads_in_the_reader_and_the_preview(
     assert_no_violations(page, "the preview of a Word document")
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
+    assert csp == []
