@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { RunStatus } from '@/generated/wire'
-import { Follower, type FollowerAction, type FollowerPolicy } from '@/transport/follower'
+import { type EventRef, Follower, type FollowerAction, type FollowerPolicy } from '@/transport/follower'
 
 interface EventSpec {
   epoch: string
@@ -56,7 +56,7 @@ const fixtures: Fixture[] = files.map((f) => JSON.parse(readFileSync(join(DIR, f
 const camel = (key: string): string => key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())
 const round = (x: number): number => Math.round(x * 1e9) / 1e9
 
-const event = (e: EventSpec) => ({
+const event = (e: EventSpec): EventRef => ({
   seq: e.seq,
   epoch: e.epoch,
   event_type: e.status ? 'research_status' : 'log',

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server
-from tests.browser.test_dashboard import AGENTS, SCREENSHOTS, assert_matches_snapshot
+from tests.browser.conftest import AGENTS, SCREENSHOTS, Server
+from tests.browser.test_dashboard import assert_matches_snapshot
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,8 @@
  * - a connection silent for `staleAfter` (2.5 × the heartbeat interval, or interval + the
  *   server's `heartbeat_timeout` once `hello` said it) is dead: resume.
  */
-import type { RunStatus } from '@/generated/wire'
-import { TERMINAL_RUN_STATUSES } from '@/generated/wire'
+import type { EventType, RunStatus } from '@/generated/wire'
+import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from '@/generated/wire'
 
 export type FollowerAction =
   | { type: 'apply'; seq: number }
@@ -40,7 +40,7 @@ export const STALE_FACTOR = 2.5
 export interface EventRef {
   seq: number
   epoch: string
-  event_type?: string
+  event_type?: EventType
   payload?: { status?: unknown }
 }
 export interface HelloRef {
@@ -56,6 +56,7 @@ export interface SnapshotRef {
 }
 
 const TERMINAL = new Set<string>(TERMINAL_RUN_STATUSES)
+const KNOWN = new Set<string>(RUN_STATUSES)
 
 export class Follower {
   readonly policy: FollowerPolicy
@@ -63,7 +64,8 @@ export class Follower {
   heartbeatTimeout: number | null = null
   /** The highest seq the server said exists (hello/page `head`) or that was applied. */
   head: number
-  status: string | null = null
+  /** The last overall run status seen (from an event or a snapshot). */
+  status: RunStatus | null = null
   duplicates = 0
   private epoch: string | null
   private seq: number
@@ -155,7 +157,7 @@ export class Follower {
     this.seq = event.seq
     this.noteHead(event.epoch, event.seq)
     const status = event.event_type === 'research_status' ? event.payload?.status : undefined
-    if (typeof status === 'string') this.status = status
+    if (typeof status === 'string' && KNOWN.has(status)) this.status = status as RunStatus
     return [{ type: 'apply', seq: event.seq }, ...this.ackIfDue(now)]
   }
 
