@@ -310,13 +310,9 @@ export class SessionStream {
     event: (event) => {
       // long-poll: no resume, the next request starts from the cursor anyway
       const resume = this.transport === 'sse'
-      let before = this.consumer.cursor().seq
-      this.run((now) => {
-        before = this.consumer.cursor().seq
-        return this.applyAll(now, this.receive(now, [event], resume), resume)
-      })
-      const after = this.consumer.cursor()
-      return after.epoch === event.epoch && (after.seq >= event.seq || after.seq > before)
+      this.run((now) => this.applyAll(now, this.receive(now, [event], resume), resume))
+      const after = this.consumer.cursor() // applied, or already there: go on with the page
+      return after.epoch === event.epoch && after.seq >= event.seq
     },
     reset: (snapshot) => {
       this.consumer.reset(snapshot)
