@@ -1,7 +1,8 @@
 /**
  * `StreamCore`, the pure decisions of the browser's follower: fed inputs with the time (seconds),
  * no timers at all. The transport ladder inside it is covered by the shared fixtures
- * (`ladder.test.ts`); these cover what it adds — stale bounds, ack batching and waking up.
+ * (`ladder.test.ts`), the follower by its own (`follower.test.ts`); these cover how they are put
+ * together and what the browser adds — SSE and long-poll stale bounds and waking up.
  */
 import { describe, expect, it } from 'vitest'
 import type { Hello } from '@/generated/wire'
@@ -31,19 +32,19 @@ describe('StreamCore', () => {
     expect(core.tick(45.1875)).toEqual([{ type: 'connect', transport: 'ws', reason: 'retry' }])
   })
 
-  it('acks every 0.25 s, or at once when 50 events wait, and not after a disconnect', () => {
+  it('folds events through the follower: applies the next, acks when due, resumes on a gap', () => {
     const core = new StreamCore({ random: () => 0.5 })
     core.start(0)
     core.opened(0, hello(15, 10))
-    expect(core.applied(1)).toEqual([])
-    expect(core.deadline()).toBe(1.25)
-    expect(core.applied(1.1)).toEqual([])
-    expect(core.tick(1.25)).toEqual([{ type: 'ack' }])
-    for (let i = 0; i < 49; i++) expect(core.applied(2)).toEqual([])
-    expect(core.applied(2)).toEqual([{ type: 'ack' }])
-    core.applied(3)
-    expect(core.closed(3.1, 1006)).toEqual([{ type: 'wait', until: 3.2875 }])
-    expect(core.tick(3.25)).toEqual([]) // the pending ack went with the connection
+    const ev = (seq: number) => ({ seq, epoch: 'e1' })
+    expect(core.events(0.1, [ev(1)])).toEqual([{ type: 'apply', seq: 1, event: ev(1) }])
+    expect(core.deadline()).toBe(0.25)
+    expect(core.tick(0.25)).toEqual([{ type: 'ack', seq: 1 }])
+    const burst = core.events(0.3, Array.from({ length: 50 }, (_, i) => ev(i + 2)))
+    expect(burst.filter((a) => a.type === 'ack')).toEqual([{ type: 'ack', seq: 51 }]) // 50 waiting: at once
+    expect(core.events(0.31, [ev(51)])).toEqual([]) // a duplicate
+    expect(core.events(0.32, [ev(53)])).toEqual([{ type: 'connect', transport: 'ws', reason: 'resume' }])
+    expect(core.follower.cursor).toEqual({ seq: 51, epoch: 'e1' })
   })
 
   it('watches SSE only once it sent a ping, and long-poll after its wait + 10 s', () => {

@@ -265,7 +265,7 @@ describe('watchdog and fallback', () => {
   it('keeps a socket that hears pings, and declares a silent one stale after 2.5 intervals', () => {
     makeStream({ ladder: { wsFailuresBeforeFallback: 1 } })
     const ws = FakeWebSocket.last()
-    ws.hello('e1', 0, 10, 0) // heartbeat every 10 s, no server timeout -> stale after 25 s
+    ws.hello('e1', 0, 10, 20) // heartbeat every 10 s, timeout 20 s: stale after min(2.5 x 10, 10 + 20) = 25 s
     for (let i = 0; i < 6; i++) {
       vi.advanceTimersByTime(10_000)
       ws.serverSend({ type: 'ping', ts: i })
@@ -289,7 +289,7 @@ describe('watchdog and fallback', () => {
     makeStream()
     for (let i = 0; i < 3; i++) {
       const ws = FakeWebSocket.last()
-      ws.hello('e1', 0, 10, 0)
+      ws.hello('e1', 0, 10, 20)
       vi.advanceTimersByTime(25_000)
       expect(ws.closedWith?.code).toBe(4000)
       vi.advanceTimersByTime(10_000)

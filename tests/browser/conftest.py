@@ -22,8 +22,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from tk9.events import TERMINAL_RUN_STATUSES, AgentName
+from tk9.projection import FINAL_AGENT_STATUSES
+
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+AGENTS = [name.value for name in AgentName]
+FINAL_AGENT = {status.value for status in FINAL_AGENT_STATUSES}
+TERMINAL_RUN = sorted(status.value for status in TERMINAL_RUN_STATUSES)
+RUN_TIMEOUT_MS = 120_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -155,3 +163,26 @@ def page(browser: Browser) -> Iterator[Page]:
     p = context.new_page()
     yield p
     context.close()
+
+
+def wait_until_finished(page: Page) -> None:
+    """Wait (bounded) until the run is terminal and all seven cards are final."""
+    page.wait_for_function(
+        """([terminal, final]) => {
+            const run = document.querySelector('[data-testid=run-status]')
+            const cards = [...document.querySelectorAll('[data-testid=agent-card]')]
+            return run && terminal.includes(run.dataset.status) && cards.length === 7
+                && cards.every((c) => final.includes(c.dataset.status))
+        }""",
+        arg=[TERMINAL_RUN, sorted(FINAL_AGENT)],
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
+@pytest.fixture
+def finished_real_run(page: Page, research_server: Server) -> str:
+    """A run of the real pipeline, opened in ``page`` and followed live to its end; its id."""
+    sid = research_server.create("photosynthesis in plants")
+    page.goto(f"{research_server.base_url}/sessions/{sid}")
+    wait_until_finished(page)
+    return sid

@@ -14,6 +14,7 @@ from tests.browser.a11y import assert_no_violations
 from tests.browser.conftest import Server
 from tests.browser.test_next_steps import scripted_failure
 from tests.browser.test_outcome import scripted_run
+from tk9.research.publish import parse, to_docx
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +31,9 @@ def themed_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Pa
 def test_every_page_has_no_axe_violations(themed_page: Page, demo_server: Server) -> None:
     page = themed_page
     base = demo_server.base_url
-    warned = scripted_run(demo_server)
+    warned = scripted_run(
+        demo_server, docx=to_docx(parse("# Heat pumps\n\nA heat pump.\n"), "Heat")
+    )
     failed = scripted_failure(demo_server)
 
     page.goto(base + "/")
@@ -53,7 +56,13 @@ def test_every_page_has_no_axe_violations(themed_page: Page, demo_server: Server
     page.get_by_test_id("read-report").click()
     expect(page.get_by_test_id("reader-body")).to_contain_text("A heat pump moves heat")
     assert_no_violations(page, "the report reader")
-    page.get_by_test_id("file-drawer").get_by_role("button", name="Preview").click()
+    page.locator("[data-testid=reader-format][data-format=docx]").click()
+    expect(page.get_by_test_id("reader-body")).to_have_attribute("data-format", "docx")
+    expect(page.get_by_test_id("reader-body")).to_contain_text("A heat pump.")
+    assert_no_violations(page, "the report reader showing the Word version")
+    page.locator("[data-testid=reader-format][data-format=md]").click()
+    expect(page.get_by_test_id("reader-body")).to_contain_text("A heat pump moves heat")
+    page.get_by_test_id("file-drawer").get_by_role("button", name="Preview").first.click()
     expect(page.get_by_role("dialog")).to_contain_text("A heat pump moves heat")
     assert_no_violations(page, "the file preview")
     page.keyboard.press("Escape")

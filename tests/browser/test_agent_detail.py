@@ -10,19 +10,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.a11y import screenshot
-from tests.browser.conftest import Server
-from tests.browser.test_dashboard import AGENTS, wait_until_finished
+from tests.browser.conftest import AGENTS, Server
 from tests.browser.test_outcome import scripted_run
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_real_run_has_a_timeline_and_agent_panels(
-    page: Page, research_server: Server, tmp_path: Path
+    page: Page, finished_real_run: str, tmp_path: Path
 ) -> None:
-    sid = research_server.create("photosynthesis in plants")
-    page.goto(f"{research_server.base_url}/sessions/{sid}")
-    wait_until_finished(page)
     lanes = page.get_by_test_id("timeline").get_by_test_id("lane")
     expect(lanes).to_have_count(len(AGENTS))
     for name in ("Orchestrator", "Browser", "Writer"):

@@ -14,30 +14,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server
+from tests.browser.conftest import (
+    AGENTS,
+    RUN_TIMEOUT_MS,
+    SCREENSHOTS,
+    Server,
+    wait_until_finished,
+)
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-AGENTS = ["Orchestrator", "Browser", "Editor", "Researcher", "Writer", "Publisher", "Translator"]
-FINAL_AGENT = {"completed", "failed", "skipped"}
-TERMINAL_RUN = ["completed", "completed_with_warnings", "failed", "cancelled", "interrupted"]
-RUN_TIMEOUT_MS = 120_000
-
-
-def wait_until_finished(page: Page) -> None:
-    """Wait (bounded) until the run is terminal and all seven cards are final."""
-    page.wait_for_function(
-        """([terminal, final]) => {
-            const run = document.querySelector('[data-testid=run-status]')
-            const cards = [...document.querySelectorAll('[data-testid=agent-card]')]
-            return run && terminal.includes(run.dataset.status) && cards.length === 7
-                && cards.every((c) => final.includes(c.dataset.status))
-        }""",
-        arg=[TERMINAL_RUN, sorted(FINAL_AGENT)],
-        timeout=RUN_TIMEOUT_MS,
-    )
 
 
 def wait_for_seq(page: Page, seq: int) -> None:

@@ -10,18 +10,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.a11y import assert_no_violations
-from tests.browser.conftest import Server
-from tests.browser.test_dashboard import wait_until_finished
 
 pytestmark = pytest.mark.browser
 
 
 def test_agent_chips_filter_the_log_and_export_downloads_what_is_shown(
-    page: Page, research_server: Server, tmp_path: Path
+    page: Page, finished_real_run: str, tmp_path: Path
 ) -> None:
-    sid = research_server.create("photosynthesis in plants")
-    page.goto(f"{research_server.base_url}/sessions/{sid}")
-    wait_until_finished(page)
+    sid = finished_real_run
     page.get_by_test_id("log-level").select_option("debug")
     lines = page.locator(".log-lines .log-line")
     writer = page.get_by_test_id("log-chip-Writer")

@@ -13,8 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.a11y import screenshot
-from tests.browser.conftest import Server
-from tests.browser.test_dashboard import AGENTS
+from tests.browser.conftest import AGENTS, Server
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server
-from tests.browser.test_dashboard import AGENTS, SCREENSHOTS, assert_matches_snapshot
+from tests.browser.conftest import AGENTS, SCREENSHOTS, Server
+from tests.browser.test_dashboard import assert_matches_snapshot
 
 pytestmark = pytest.mark.browser
 
@@ -45,8 +45,9 @@ def _event(event_type: str, **payload: Any) -> dict[str, Any]:
     return {"event_type": event_type, "payload": payload}
 
 
-def scripted_run(server: Server) -> str:
-    """A finished session whose log ends ``completed_with_warnings``, with one real file."""
+def scripted_run(server: Server, docx: bytes | None = None) -> str:
+    """A finished session whose log ends ``completed_with_warnings``, with one real file (two
+    with ``docx``: that Word document beside the Markdown)."""
     created = httpx.post(
         f"{server.base_url}/api/_test/sessions",
         json={"subject": "Heat pumps in cold climates", "language": "es"},
@@ -75,6 +76,13 @@ def scripted_run(server: Server) -> str:
         _event("file_generated", name="heat-pumps.md", kind="md", language="en",
                size_bytes=len(data), sha256=sha, path=file_path)
     )  # fmt: skip
+    if docx is not None:
+        (folder / "heat-pumps.docx").write_bytes(docx)
+        events.append(
+            _event("file_generated", name="heat-pumps.docx", kind="docx", language="en",
+                   size_bytes=len(docx), sha256=hashlib.sha256(docx).hexdigest(),
+                   path=f"/api/sessions/{sid}/files/heat-pumps.docx")
+        )  # fmt: skip
     events.append(_event("log", level="warning", message=WARNINGS[1], agent="Translator"))
     done = "Report published with 2 warnings"
     events.append(_event("agent_update", agent="Orchestrator", status="completed", message=done))

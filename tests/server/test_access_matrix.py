@@ -28,6 +28,7 @@ SESSION_ROUTES = [
     ("DELETE", "/api/sessions/{sid}"),
 ]
 SERVICE_ROUTES = [
+    ("GET", "/api/feed/sessions"),
     ("GET", "/api/sessions"),
     ("POST", "/api/sessions"),
     ("GET", "/api/config"),

@@ -14,7 +14,7 @@ import type {
 } from '@/generated/wire'
 
 /* The REST bodies are generated from the server's pydantic models (scripts/gen_types.py). */
-export type { AppConfig, CorpusInfo, LanguageOption, SessionSummary }
+export type { AppConfig, CorpusInfo, LanguageOption, SessionList, SessionSummary }
 
 /** How a report reaches a language: it is the source, Apertium (offline), the LLM, or not at all. */
 export type TranslationMethod = LanguageOption['translation']
@@ -135,5 +135,11 @@ export const api = {
     if (r.status === 401) unauthorized?.()
     if (!r.ok) throw new ApiError(r.status, 'file', `cannot load ${name}: HTTP ${r.status}`)
     return r.text()
+  },
+  fileBytes: async (id: string, name: string): Promise<ArrayBuffer> => {
+    const r = await fetch(`/api/sessions/${enc(id)}/files/${enc(name)}`)
+    if (r.status === 401) unauthorized?.()
+    if (!r.ok) throw new ApiError(r.status, 'file', `cannot load ${name}: HTTP ${r.status}`)
+    return r.arrayBuffer()
   },
 }

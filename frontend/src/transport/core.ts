@@ -3,57 +3,54 @@
  * The I/O shell (`sessionStream.ts`) feeds it what happened, with the time in seconds, performs
  * the actions it returns and sets one timer for `deadline()`.
  *
- * It wraps the transport `Ladder` (backoff, WebSocket → SSE → long-poll and back; shared with
- * Python and fixture-tested) and adds what the Python `tk9.protocol.follower.Follower` does
- * beside it, with the same numbers:
- * - the stale bound: no traffic for 2.5 × the heartbeat interval, or interval + the server's
- *   `heartbeat_timeout` once `hello` said it (25 s by default), means a dead link. SSE is only
- *   watched once it sent a `ping` event (keep-alive comments are invisible to `EventSource`); a
- *   long-poll request is dead after its own wait + 10 s;
- * - cumulative acks: one per 0.25 s, or at once when 50 applied events wait;
- * - waking up (network back, tab visible) with a link silent past the bound: it is dead, drop
- *   it and reconnect now, without counting a failure.
+ * It puts together the two halves the Python client has, each the TypeScript twin of its Python
+ * one and replayed from the same fixtures:
+ * - the `Follower` (`follower.ts`, `tests/fixtures/follower/`): the cursor (apply the next event,
+ *   drop duplicates, resume on a gap or another epoch, take a reset's snapshot), cumulative acks
+ *   (one per 0.25 s, or at once when 50 events wait) and the stale bound (no traffic for 2.5 ×
+ *   the heartbeat interval, or interval + the server's `heartbeat_timeout` once `hello` said it);
+ * - the transport `Ladder` (`ladder.ts`, `tests/fixtures/ladder/`): backoff, WebSocket → SSE →
+ *   long-poll and back.
+ *
+ * What it adds is the browser's: SSE is only watched once it sent a `ping` event (keep-alive
+ * comments are invisible to `EventSource`); a long-poll request is dead after its own wait +
+ * 10 s; waking up (network back, tab visible) with a link silent past the bound drops it and
+ * reconnects now, without counting a failure.
  */
 import type { Hello } from '@/generated/wire'
+import { type EventRef, Follower, type FollowerAction, type FollowerPolicy, type SnapshotRef } from './follower'
 import { Ladder, type LadderAction, type LadderPolicy, type LadderTransport } from './ladder'
 import { ABNORMAL_CLOSURE, type TransportPreference } from './policy'
 
-export type CoreAction = LadderAction | { type: 'ack' } | { type: 'drop_stale' }
+/** What the shell must do. */
+export type CoreAction = LadderAction | Exclude<FollowerAction, { type: 'resume' | 'apply' }> | { type: 'drop_stale' }
+
+/** Fold `event` into the consumer's state: it is exactly the next one. */
+export interface Apply<E> {
+  type: 'apply'
+  seq: number
+  event: E
+}
 
 export interface CoreOptions {
   preference?: TransportPreference
   ladder?: Partial<LadderPolicy>
-  /** Heartbeat interval in seconds assumed until `hello` says otherwise. */
-  heartbeatInterval?: number
-  /** Missed heartbeats before a link is stale (when the server's timeout is not known). */
-  staleFactor?: number
+  follower?: Partial<FollowerPolicy>
   /** Seconds the server may hold a long-poll request. */
   pollWait?: number
   random?: () => number
 }
 
-/** The Python `FollowerPolicy` defaults: `ack_interval`, `ack_every`, `heartbeat_interval`. */
-export const ACK_INTERVAL = 0.25
-export const ACK_EVERY = 50
-export const HEARTBEAT_INTERVAL = 15
-export const STALE_FACTOR = 2.5
-
 export class StreamCore {
   readonly ladder: Ladder
-  heartbeatInterval: number
-  heartbeatTimeout: number | null = null
-  private readonly staleFactor: number
+  readonly follower: Follower
   readonly pollWait: number
-  /** Time of the current connection's last traffic; null while there is none. */
-  private lastTraffic: number | null = null
   private sseHeartbeats = false
-  private pendingAcks = 0
-  private ackAt: number | null = null
+  private connected = false
 
   constructor(o: CoreOptions = {}) {
     this.ladder = new Ladder(o.preference ?? 'auto', o.ladder ?? {}, o.random ?? Math.random)
-    this.heartbeatInterval = o.heartbeatInterval ?? HEARTBEAT_INTERVAL
-    this.staleFactor = o.staleFactor ?? STALE_FACTOR
+    this.follower = new Follower({ policy: o.follower })
     this.pollWait = o.pollWait ?? 25
   }
 
@@ -65,16 +62,21 @@ export class StreamCore {
     return this.follow(now, this.ladder.start(now))
   }
 
+  /** The consumer's cursor, before a connection opens from it (the consumer owns the state). */
+  sync(seq: number, epoch: string): void {
+    this.follower.sync(seq, epoch)
+  }
+
   /** The current connection opened: WebSocket or SSE `hello`, or a first long-poll page. */
   opened(now: number, hello?: Hello): CoreAction[] {
-    if (hello) this.learn(hello)
-    this.traffic(now)
+    if (hello) this.follower.onHello(hello, now)
+    else this.traffic(now)
     return this.ladder.opened(now)
   }
 
   /** Any frame or message on the current connection. */
   traffic(now: number): void {
-    if (this.lastTraffic !== null) this.lastTraffic = now
+    this.follower.onAlive(now)
   }
 
   /** An SSE `ping` event: from now on a silent SSE stream is a dead one. */
@@ -83,12 +85,30 @@ export class StreamCore {
     this.traffic(now)
   }
 
-  /** An event (or reset) applied from the WebSocket: an ack is due soon or now. */
-  applied(now: number): CoreAction[] {
-    this.pendingAcks++
-    if (this.pendingAcks >= ACK_EVERY) return this.flushAck()
-    this.ackAt ??= now + ACK_INTERVAL
-    return []
+  /** A WebSocket `ping`: answer it. */
+  ping(now: number, ts: number | null): CoreAction[] {
+    return this.follower.onPing(ts, now) as CoreAction[]
+  }
+
+  /**
+   * Events from the current connection, in order: `apply` the ones that are next, `ack` when due;
+   * a gap or another epoch resumes from the cursor (unless `resume` is false: a long-poll's next
+   * request starts from the cursor anyway).
+   */
+  events<E extends EventRef>(now: number, events: readonly E[], resume = true): (CoreAction | Apply<E>)[] {
+    const bySeq = new Map(events.map((e) => [e.seq, e]))
+    const out: (CoreAction | Apply<E>)[] = []
+    for (const action of this.follower.onEvents(events, now)) {
+      if (action.type === 'apply') out.push({ ...action, event: bySeq.get(action.seq) as E })
+      else if (action.type !== 'resume') out.push(action)
+      else if (resume) out.push(...this.resume(now))
+    }
+    return out
+  }
+
+  /** A `reset`: the consumer takes the snapshot; its cursor is the follower's now. */
+  reset(now: number, snapshot: SnapshotRef): CoreAction[] {
+    return this.follower.onReset(snapshot, now).filter((a) => a.type !== 'resume') as CoreAction[]
   }
 
   closed(now: number, code: number): CoreAction[] {
@@ -104,8 +124,8 @@ export class StreamCore {
   probeOpened(now: number, hello: Hello): CoreAction[] {
     const actions = this.ladder.probeOpened(now)
     if (actions.length) {
-      this.learn(hello)
       this.connectedAt(now)
+      this.follower.onHello(hello, now)
     }
     return actions
   }
@@ -117,7 +137,8 @@ export class StreamCore {
   wake(now: number): CoreAction[] {
     const actions: CoreAction[] = []
     const bound = this.staleAfter()
-    if (this.lastTraffic !== null && bound !== null && now - this.lastTraffic > bound) {
+    const silent = this.connected ? this.follower.silentFor(now) : null
+    if (silent !== null && bound !== null && silent > bound) {
       actions.push({ type: 'drop_stale' }, ...this.closed(now, ABNORMAL_CLOSURE))
     }
     return [...actions, ...this.follow(now, this.ladder.wake(now))]
@@ -125,52 +146,39 @@ export class StreamCore {
 
   tick(now: number): CoreAction[] {
     const actions: CoreAction[] = []
-    if (this.ackAt !== null && now >= this.ackAt) actions.push(...this.flushAck())
-    const bound = this.staleAfter()
-    if (this.lastTraffic !== null && bound !== null && now - this.lastTraffic >= bound) {
-      this.disconnect()
-      actions.push({ type: 'drop_stale' }, ...this.follow(now, this.ladder.stale(now)))
+    for (const action of this.follower.tick(now, this.connected ? this.staleAfter() : null)) {
+      if (action.type !== 'resume') actions.push(action as CoreAction)
+      else {
+        this.disconnect()
+        actions.push({ type: 'drop_stale' }, ...this.follow(now, this.ladder.stale(now)))
+      }
     }
     return [...actions, ...this.follow(now, this.ladder.tick(now))]
   }
 
   /** When `tick` next has work, in seconds; null when only an input can change anything. */
   deadline(): number | null {
-    const bound = this.staleAfter()
-    const stale = this.lastTraffic !== null && bound !== null ? this.lastTraffic + bound : null
-    const times = [this.ladder.deadline(), this.ackAt, stale].filter((t): t is number => t !== null)
-    return times.length ? Math.min(...times) : null
+    const times = [this.ladder.deadline(), this.follower.deadlineAt(this.connected ? this.staleAfter() : null)]
+    const known = times.filter((t): t is number => t !== null)
+    return known.length ? Math.min(...known) : null
   }
 
   /** Silence (seconds) after which the current connection is dead; null: not watched. */
   staleAfter(): number | null {
     if (this.transport === 'poll') return this.pollWait + 10
     if (this.transport === 'sse' && !this.sseHeartbeats) return null
-    const byFactor = this.staleFactor * this.heartbeatInterval
-    return this.heartbeatTimeout === null ? byFactor : Math.min(byFactor, this.heartbeatInterval + this.heartbeatTimeout)
-  }
-
-  private learn(hello: Hello): void {
-    if (hello.heartbeat_interval > 0) this.heartbeatInterval = hello.heartbeat_interval
-    if (hello.heartbeat_timeout > 0) this.heartbeatTimeout = hello.heartbeat_timeout
-  }
-
-  private flushAck(): CoreAction[] {
-    this.pendingAcks = 0
-    this.ackAt = null
-    return [{ type: 'ack' }]
+    return this.follower.staleAfter
   }
 
   private disconnect(): void {
-    this.lastTraffic = null
-    this.pendingAcks = 0
-    this.ackAt = null
+    this.connected = false
+    this.follower.onClose()
   }
 
   private connectedAt(now: number): void {
-    this.disconnect()
-    this.lastTraffic = now
+    this.connected = true
     this.sseHeartbeats = false
+    this.follower.onConnect(now)
   }
 
   /** Track the connection the ladder's actions open or end. */

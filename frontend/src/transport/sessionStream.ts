@@ -2,9 +2,10 @@
  * `SessionStream`: keeps one session's event stream flowing into a reducer, whatever happens to
  * the network. This is the I/O shell only: it opens and closes WebSockets, `EventSource`s and
  * long-poll requests, listens to `online`/`visibilitychange`, and holds ONE timer. Every
- * decision — when to reconnect, which transport, when a link is stale, when to ack, when to
- * probe WebSocket again — is taken by the pure `StreamCore` (`core.ts`, over `ladder.ts`), which
- * follows the same rules and numbers as the Python follower (see docs/protocol.md).
+ * decision — which events to apply, when to reconnect, which transport, when a link is stale,
+ * when to ack, when to probe WebSocket again — is taken by the pure `StreamCore` (`core.ts`, over
+ * `follower.ts` and `ladder.ts`), which follows the same rules and numbers as the Python follower
+ * and ladder, replayed from the same fixtures (see docs/protocol.md).
  *
  * Framework-free (the Vue wrapper is `composables/useSessionStream.ts`); every source of time
  * and I/O is injectable so tests drive it with fake timers and fake sockets. Every connection
@@ -12,7 +13,7 @@
  * anything the transport remembers.
  */
 import type { Event, Hello, ServerFrame, SessionState } from '@/generated/wire'
-import { type CoreAction, type CoreOptions, StreamCore } from './core'
+import { type Apply, type CoreAction, type CoreOptions, StreamCore } from './core'
 import { type EventSourceCtor, type FallbackTransport, type FetchFn, PollTransport, type Sink, SseTransport } from './fallback'
 import type { LadderTransport } from './ladder'
 import { ABNORMAL_CLOSURE } from './policy'
@@ -132,6 +133,11 @@ export class SessionStream {
 
   private perform(action: CoreAction): void {
     switch (action.type) {
+      case 'replace': // the consumer took the snapshot already
+        return
+      case 'pong':
+        if (this.socket) this.send(this.socket, { type: 'pong', ts: action.ts })
+        return
       case 'connect':
         return this.connect(action.transport)
       case 'wait':
@@ -157,13 +163,15 @@ export class SessionStream {
         this.dropConnection(4000, 'stale')
         return
       case 'ack':
-        if (this.socket) this.send(this.socket, { type: 'ack', seq: this.consumer.cursor().seq })
+        if (this.socket) this.send(this.socket, { type: 'ack', seq: action.seq })
         return
     }
   }
 
   private connect(transport: LadderTransport): void {
     this.dropConnection(4000, 'resume')
+    const cursor = this.consumer.cursor()
+    this.core.sync(cursor.seq, cursor.epoch)
     this.opened = false
     this.transport = KIND[transport]
     if (transport === 'ws') this.socket = this.openSocket()
@@ -210,16 +218,15 @@ export class SessionStream {
         case 'hello':
           return this.onOpened(now, 'live', frame)
         case 'ping':
-          this.send(ws, { type: 'pong', ts: frame.ts })
-          return []
+          return this.core.ping(now, frame.ts)
         case 'event':
-          return this.deliver(frame.event) ? this.core.applied(now) : this.core.resume(now)
+          return this.applyAll(now, this.receive(now, [frame.event]))
         case 'events':
           // several ready events in one frame: applied one by one, exactly like 'event' frames
-          return frame.events.every((e) => this.deliver(e)) ? this.core.applied(now) : this.core.resume(now)
+          return this.applyAll(now, this.receive(now, frame.events))
         case 'reset':
           this.consumer.reset(frame.snapshot)
-          return this.core.applied(now)
+          return this.core.reset(now, frame.snapshot)
         default:
           return [] // pong; error (its close follows and decides)
       }
@@ -260,6 +267,26 @@ export class SessionStream {
     if (ws.readyState === 1) ws.send(JSON.stringify(frame))
   }
 
+  /** The follower's verdict on `events`, from the consumer's cursor (it may have been reset). */
+  private receive(now: number, events: readonly Event[], resume = true): (CoreAction | Apply<Event>)[] {
+    const cursor = this.consumer.cursor()
+    this.core.sync(cursor.seq, cursor.epoch)
+    return this.core.events(now, events, resume)
+  }
+
+  /**
+   * Fold the events the follower said are next into the consumer; the reducer may still reject
+   * one (an invalid payload): then stop there and, unless `resume` is false, resume.
+   */
+  private applyAll(now: number, actions: (CoreAction | Apply<Event>)[], resume = true): CoreAction[] {
+    const out: CoreAction[] = []
+    for (const action of actions) {
+      if (action.type !== 'apply') out.push(action)
+      else if (!this.deliver(action.event)) return resume ? [...out, ...this.core.resume(now)] : out
+    }
+    return out
+  }
+
   private deliver(event: Event): boolean {
     try {
       this.consumer.apply(event)
@@ -281,11 +308,16 @@ export class SessionStream {
       }),
     opened: (hello) => this.run((now) => (this.opened ? [] : this.onOpened(now, 'fallback', hello))),
     event: (event) => {
-      if (this.deliver(event)) return true
-      if (this.transport === 'sse') this.run((now) => this.core.resume(now))
-      return false // long-poll: the next request starts from the cursor anyway
+      // long-poll: no resume, the next request starts from the cursor anyway
+      const resume = this.transport === 'sse'
+      this.run((now) => this.applyAll(now, this.receive(now, [event], resume), resume))
+      const after = this.consumer.cursor() // applied, or already there: go on with the page
+      return after.epoch === event.epoch && after.seq >= event.seq
     },
-    reset: (snapshot) => this.consumer.reset(snapshot),
+    reset: (snapshot) => {
+      this.consumer.reset(snapshot)
+      this.run((now) => this.core.reset(now, snapshot))
+    },
     failed: (code) => {
       this.fallback = null
       this.lastClose = { code, reason: '' }

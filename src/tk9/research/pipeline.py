@@ -202,7 +202,8 @@ class Pipeline:
         ]
         titles = ", ".join(d.title for d in found[:4])
         off = len(candidates) - len(on_subject)
-        dropped = f" ({off} off-topic match(es) set aside)" if off else ""
+        matches = "match" if off == 1 else "matches"
+        dropped = f" ({off} off-topic {matches} set aside)" if off else ""
         await self.emit.agent(
             agent,
             AgentStatus.COMPLETED,

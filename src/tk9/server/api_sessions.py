@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 import tk9
+from tk9.accounts.store import User
 from tk9.errors import Conflict, InvalidInput
 from tk9.events import RunStatus
 from tk9.research.corpus_info import corpus_info
@@ -134,7 +135,11 @@ async def list_sessions(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SessionList:
     """The caller's sessions (an admin's: everyone's), newest first, ``limit`` a page."""
-    user = current_user(request)
+    return await sessions_page(ctx, current_user(request), limit, cursor)
+
+
+async def sessions_page(ctx: AppContext, user: User, limit: int, cursor: str | None) -> SessionList:
+    """One page of ``user``'s listing (also what the live feed sends, with no cursor)."""
     visible = [i for i in await ctx.log.list_streams() if can_see(user, i.meta)]
     start = 0
     if cursor is not None:

@@ -23,6 +23,7 @@ from tk9.log.factory import make_event_log
 from tk9.log.snapshot_store import make_snapshot_store
 from tk9.server import (
     api_auth,
+    api_feed,
     api_files,
     api_sessions,
     api_stream,
@@ -101,6 +102,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
         metrics=metrics,
         snapshots=snapshots,
         limits=Limits(settings, clock, _shared_admission(log, settings)),
+        changes=tracked.changes,
     )
     logger = get_logger()
 
@@ -185,6 +187,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Tk9App:
 
     openapi.install(app)
     app.include_router(api_auth.router)
+    app.include_router(api_feed.router)
     app.include_router(api_sessions.router)
     app.include_router(api_stream.router)
     app.include_router(api_files.router)

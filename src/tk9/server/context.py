@@ -14,6 +14,7 @@ from tk9.log.base import EventLog
 from tk9.protocol.connection import ProtocolConfig
 from tk9.research.translate import Route
 from tk9.server.broadcast import Broadcasts
+from tk9.server.changes import Changes
 from tk9.server.frames import FrameCache
 from tk9.server.hub import Hub
 from tk9.server.limits import Limits
@@ -59,6 +60,8 @@ class AppContext:
     """Per-user and global admission checks for new runs (built by the app factory)."""
     users: UserStore | None = None
     """Accounts (``TK9_AUTH=accounts``; opened with the app's lifespan)."""
+    changes: Changes = field(default_factory=Changes)
+    """Bumped when a sessions listing row changes (the live sessions feed waits on it)."""
     broadcasts: Broadcasts = field(init=False)
     """Per-session push to caught-up viewers (see :mod:`tk9.server.broadcast`)."""
     storage: Storage = field(init=False)

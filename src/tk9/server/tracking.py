@@ -3,7 +3,8 @@
 Producers (the research runs) append through it, so ``GET /api/sessions`` can list status and
 progress (and how many warnings a ``completed_with_warnings`` run has) from stream metadata
 without folding every session. The metadata is a cache written after the append; the snapshot
-(the fold of the log) is the truth.
+(the fold of the log) is the truth. Every change of a listing row (created, new status, deleted)
+bumps :attr:`TrackingLog.changes`, which the live sessions feed waits on.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tk9.events import Event, EventType
-from tk9.log.base import EventLog
+from tk9.log.base import EventLog, StreamInfo
 from tk9.log.delegate import DelegatingLog
+from tk9.server.changes import Changes
 from tk9.server.metrics import Metrics
 
 
@@ -21,6 +23,20 @@ class TrackingLog(DelegatingLog):
     def __init__(self, inner: EventLog, metrics: Metrics) -> None:
         super().__init__(inner)
         self.metrics = metrics
+        self.changes = Changes()
+
+    async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
+        info = await self.inner.create(session_id, meta)
+        self.changes.bump()
+        return info
+
+    async def update_meta(self, session_id: str, meta: dict[str, Any]) -> None:
+        await self.inner.update_meta(session_id, meta)
+        self.changes.bump()
+
+    async def delete(self, session_id: str) -> None:
+        await self.inner.delete(session_id)
+        self.changes.bump()
 
     async def append(
         self, session_id: str, event_type: EventType, payload: dict[str, Any]
@@ -49,3 +65,4 @@ class TrackingLog(DelegatingLog):
                     "warning_count": len(payload.get("warnings") or []),
                 },
             )
+            self.changes.bump()
