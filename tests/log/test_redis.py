@@ -15,6 +15,7 @@ from tk9.errors import SessionNotFound, Unavailable
 from tk9.events import EventType, StoredEntry
 from tk9.log.redis import RedisEventLog
 
+from .deaf_proxy import DeafProxy
 from .redis_server import RedisServer, free_port
 
 LOG = EventType.LOG
@@ -159,3 +160,30 @@ async def test_losing_redis_mid_wait_raises_unavailable(tmp_path: Path) -> None:
                 await log.append("s", LOG, {"message": "x"})
     finally:
         server.stop()
+
+
+async def test_a_blocking_read_on_a_connection_gone_deaf_is_healed(
+    redis_server: RedisServer,
+) -> None:
+    """The watcher's connection stops carrying replies without closing: the waiter still
+    wakes on the next append, once the read's socket timeout (block + grace) has run out."""
+    redis_server.flush()
+    proxy = DeafProxy(redis_server.port)
+    await proxy.start()
+    try:
+        viewer = RedisEventLog(proxy.url, watcher_linger=0.05, watch_block=0.2, watch_grace=0.3)
+        async with viewer, RedisEventLog(redis_server.url) as writer:
+            await writer.create("s", {})
+            waiter = asyncio.create_task(viewer.wait("s", 0, 60))
+            await until(lambda: viewer.watched_sessions() == 1)
+            proxy.deafen()
+            await writer.append("s", LOG, {"message": "after the connection went deaf"})
+            assert await asyncio.wait_for(waiter, BOUND) is True
+            assert viewer.healed_watchers() >= 1
+    finally:
+        await proxy.stop()
+
+
+def test_watch_timings_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="watch_block"):
+        RedisEventLog("redis://127.0.0.1:1/0", watch_block=0)

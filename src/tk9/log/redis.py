@@ -23,7 +23,9 @@ supported, a single Redis or a replicated primary is.) Reads are a ``MULTI`` of 
 
 Waiting. ``wait`` first checks ``last_seq``; if nothing newer exists, it waits on this
 process's blocking reader of that stream (:mod:`tk9.log.redis_watch`), at most ``max_watchers``
-connections. ``delete`` first marks the stream deleted and appends a tombstone entry
+connections; a read blocks at most ``watch_block`` s, and one not answered within
+``watch_block + watch_grace`` s is retried on a fresh connection (a deaf connection is healed
+within 10 s by default). ``delete`` first marks the stream deleted and appends a tombstone entry
 ``{last_seq}-1`` — that wakes blocked readers in every process, which then raise
 ``SessionNotFound`` — and then removes the keys, except that the tombstone stays for
 ``TOMBSTONE_TTL`` seconds for a waiter that checked the session just before the delete.
@@ -93,10 +95,14 @@ class RedisEventLog(EventLog):
         clock: Clock | None = None,
         max_watchers: int = 512,
         watcher_linger: float = 5.0,
+        watch_block: float = 5.0,
+        watch_grace: float = 5.0,
         outage: float = 10.0,
     ) -> None:
         if max_watchers < 1:
             raise ValueError("max_watchers must be >= 1")
+        if watch_block <= 0 or watch_grace <= 0:
+            raise ValueError("watch_block and watch_grace must be > 0")
         self._url = url
         self._prefix = prefix
         self._clock: Clock = clock or SystemClock()
@@ -105,7 +111,8 @@ class RedisEventLog(EventLog):
         self._r: aioredis.Redis | None = None
         self._texts: aioredis.Redis | None = None
         self._notifier = SessionNotifier()
-        self._watchers = StreamWatchers(self._notifier, linger=watcher_linger)
+        self._watchers = StreamWatchers(self._notifier, linger=watcher_linger, block=watch_block)
+        self._watch_timeout = watch_block + watch_grace
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -113,7 +120,11 @@ class RedisEventLog(EventLog):
             return
         r = aioredis.Redis.from_url(self._url, decode_responses=True)
         pool = aioredis.BlockingConnectionPool.from_url(
-            self._url, decode_responses=True, max_connections=self._max_watchers, timeout=None
+            self._url,
+            decode_responses=True,
+            max_connections=self._max_watchers,
+            timeout=None,
+            socket_timeout=self._watch_timeout,  # a blocking read answered later is deaf
         )
         blocking = aioredis.Redis(connection_pool=pool)
         try:
@@ -149,6 +160,10 @@ class RedisEventLog(EventLog):
         self._r = self._texts = None
         if r is not None:
             await r.aclose()
+
+    def healed_watchers(self) -> int:
+        """Blocking reads that went deaf and were retried on a fresh connection."""
+        return self._watchers.healed
 
     def watched_sessions(self) -> int:
         """Sessions this process currently holds a blocking reader for (bounded by

@@ -8,6 +8,16 @@ in Redis until an entry arrives. A watcher lingers ``linger`` seconds after its 
 leaves (live viewers call ``wait`` back to back) and is then cancelled. A tombstone entry
 ``{seq}-1`` (written by ``delete``) marks the session deleted, so waiters in every process raise
 ``SessionNotFound``; a failed blocking read makes them raise ``Unavailable``.
+
+Deaf connections. A connection can stop carrying replies without closing (a proxy or NAT that
+drops it silently, a failover): a reader blocked forever on it would leave its waiters asleep
+while entries arrive. So a read blocks at most ``block`` seconds (an empty reply then proves
+the connection alive, like a canary), and the blocking connections' socket timeout is
+``block + grace``: a reply later than that means the connection went deaf. The reader then
+drops it and reads again, from the seq it had seen, on a fresh connection (nothing is missed:
+``XREAD`` resumes from that id); only a second failure in a row is reported as
+``Unavailable``. A deaf reader is thus healed within ``block + grace`` seconds (10 s by
+default).
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tk9.errors import SessionNotFound, Unavailable
 from tk9.log.notify import SessionNotifier
@@ -39,9 +50,12 @@ class _Watcher:
 class StreamWatchers:
     """The watchers of one process (see the module docstring)."""
 
-    def __init__(self, notifier: SessionNotifier, *, linger: float) -> None:
+    def __init__(self, notifier: SessionNotifier, *, linger: float, block: float) -> None:
         self._notifier = notifier
         self._linger = linger
+        self._block_ms = max(1, round(block * 1000))
+        self.healed = 0
+        """Reads that went deaf and were retried on a fresh connection."""
         self._blocking: aioredis.Redis | None = None
         self._watchers: dict[str, _Watcher] = {}
 
@@ -111,12 +125,23 @@ class StreamWatchers:
     async def _follow(self, session_id: str, watcher: _Watcher) -> None:
         """The watcher task: block in Redis for new entries, wake local waiters."""
         assert self._blocking is not None
+        deaf = False
         try:
             while not watcher.deleted:
-                reply: Any = await self._blocking.xread(
-                    {watcher.key: f"{watcher.seen}-0"}, count=1000, block=0
-                )
-                for _, entries in reply or []:
+                try:
+                    reply: Any = await self._blocking.xread(
+                        {watcher.key: f"{watcher.seen}-0"}, count=1000, block=self._block_ms
+                    )
+                except RedisTimeoutError:
+                    if deaf:  # a fresh connection is deaf too: Redis itself is not answering
+                        raise
+                    deaf = True  # redis-py dropped that connection; read again on a new one
+                    self.healed += 1
+                    continue
+                deaf = False
+                if not reply:
+                    continue  # the block ran out: the connection is alive, nothing new
+                for _, entries in reply:
                     for entry_id, _fields in entries:
                         seq, _, sub = str(entry_id).partition("-")
                         if sub == "1":
