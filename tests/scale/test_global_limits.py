@@ -5,7 +5,9 @@ worker, so runs stay queued (active) until cancelled.
 * concurrent runs: alice's runs on web-1 and web-2 together reach her limit; a third is refused
   on either node, and a cancel on one node frees a slot on the other;
 * runs per day: counted across both nodes (a cancelled run still counts: it was started);
-* an admin has no daily quota, and another user's runs do not count against alice.
+* an admin has no daily quota, and another user's runs do not count against alice;
+* the rate buckets are one bucket for both nodes: a user's session-creation burst, and the
+  sign-in attempts of an address (:mod:`tk9.jobs.buckets`).
 
 Plus the counters themselves against a real redis-server: two reservations racing for the
 last slot, and a reservation given back when the session could not be created.
@@ -31,6 +33,9 @@ from tk9.sessions import LogWriter, SessionService
 
 pytestmark = pytest.mark.redis
 
+CREATE_BURST = 8
+LOGIN_BURST = 4
+
 
 @pytest.fixture(scope="module")
 def nodes(
@@ -39,7 +44,7 @@ def nodes(
     redis_server.flush()
     store = RedisUserStore(redis_server.url)
     tokens = {}
-    for name, admin in (("alice", False), ("bob", False), ("root", True)):
+    for name, admin in (("alice", False), ("bob", False), ("root", True), ("ops", True)):
         store.add_user(name, PASSWORD, admin=admin)
         tokens[name] = store.create_token(name)
     store.close()
@@ -50,6 +55,10 @@ def nodes(
         TK9_AUTH="accounts",
         TK9_USER_MAX_ACTIVE_RUNS="2",
         TK9_USER_RUNS_PER_DAY="3",
+        TK9_USER_CREATE_BURST=str(CREATE_BURST),
+        TK9_USER_CREATE_PER_MINUTE="0.5",  # one more every 2 minutes: none during the test
+        TK9_LOGIN_BURST=str(LOGIN_BURST),
+        TK9_LOGIN_PER_MINUTE="0.5",
         TK9_REAPER_INTERVAL="0.2",
     )
     cluster = Cluster(redis_server, data, env)
@@ -100,6 +109,34 @@ def test_concurrent_runs_and_runs_per_day_are_counted_across_nodes(
         code, sid = create(web2, tokens["root"])
         assert code == 201
         cancel(web1, tokens["root"], sid)
+
+
+def test_the_rate_buckets_are_shared_by_both_nodes(
+    nodes: tuple[Cluster, dict[str, str]],
+) -> None:
+    """Per process, each node would allow the full burst (2× in all); shared, it is one."""
+    cluster, tokens = nodes
+    web1, web2 = cluster.web
+    for n in range(CREATE_BURST):  # an admin: no daily quota; each run cancelled at once
+        web = (web1, web2)[n % 2]
+        code, sid = create(web, tokens["ops"])
+        assert code == 201, sid
+        cancel(web, tokens["ops"], sid)
+    for web in (web1, web2):
+        r = web.api(
+            "POST",
+            "/api/sessions",
+            json={"subject": "tides and the moon", "language": "en"},
+            headers={"Authorization": f"Bearer {tokens['ops']}"},
+        )
+        assert (r.status_code, r.json()["error"]["code"]) == (429, "rate_limited")
+        assert 1 <= int(r.headers["retry-after"]) <= 120  # 0.5 a minute
+    wrong = {"username": "bob", "password": "not the password"}
+    for n in range(LOGIN_BURST):
+        assert (web1, web2)[n % 2].api("POST", "/api/auth/login", json=wrong).status_code == 401
+    for web in (web1, web2):
+        r = web.api("POST", "/api/auth/login", json=wrong)
+        assert (r.status_code, r.json()["error"]["code"]) == (429, "rate_limited")
 
 
 async def test_two_nodes_racing_for_the_last_slot_get_it_once(

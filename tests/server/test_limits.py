@@ -1,19 +1,28 @@
 """Limits: per-user creation rate and active runs, the global queue bound (429 + Retry-After,
-nothing created), and the paged session listing. Time is a FakeClock: nothing sleeps."""
+nothing created), and the paged session listing. Time is a FakeClock: nothing sleeps.
+
+The rate buckets are tested twice where it matters: in this process and in a real
+redis-server (:mod:`tk9.jobs.buckets`, used with the Redis log), with the same answers."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from starlette.testclient import WebSocketDenialResponse
 
+from tests.log.redis_server import RedisServer, free_port
 from tests.server.accounts import World, accounts_world
 from tests.support import wait_until
 from tk9.accounts.store import User
 from tk9.clock import FakeClock
-from tk9.errors import RateLimited
+from tk9.errors import RateLimited, Unavailable
+from tk9.jobs.admission import RunAdmission
+from tk9.jobs.buckets import SharedBuckets, bucket_key
+from tk9.log.memory import MemoryEventLog
 from tk9.server.limits import Limits, QueueFull, TooManyRuns
 from tk9.settings import Settings
 
@@ -21,48 +30,71 @@ SUBJECT = {"subject": "Tidal power", "language": "en"}
 ALICE, BOB = User("alice", False), User("bob", False)
 
 
-def _limits(clock: FakeClock, **kw: object) -> Limits:
+MakeLimits = Callable[..., Limits]
+
+
+def _limits(clock: FakeClock, shared: RunAdmission | None = None, **kw: object) -> Limits:
     base: dict[str, object] = {"auth": "accounts", "user_create_burst": 2}
-    return Limits(Settings(**{**base, "user_create_per_minute": 6, **kw}), clock)  # type: ignore[arg-type]
+    settings = Settings(**{**base, "user_create_per_minute": 6, **kw})  # type: ignore[arg-type]
+    return Limits(settings, clock, shared)
 
 
-def test_creation_rate_is_a_token_bucket_per_user() -> None:
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def make_limits(request: pytest.FixtureRequest) -> AsyncIterator[MakeLimits]:
+    """``Limits`` with its buckets in this process, or in a real (flushed) redis-server."""
+    if request.param == "memory":
+        yield _limits
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    server.flush()
+    made: list[RunAdmission] = []
+
+    def make(clock: FakeClock, **kw: object) -> Limits:
+        made.append(RunAdmission(server.url, MemoryEventLog()))
+        return _limits(clock, made[-1], **kw)
+
+    yield make
+    for admission in made:
+        await admission.close()
+
+
+async def test_creation_rate_is_a_token_bucket_per_user(make_limits: MakeLimits) -> None:
     clock = FakeClock()
-    limits = _limits(clock)
-    limits.admit(ALICE, [])
-    limits.admit(ALICE, [])
+    limits = make_limits(clock)
+    await limits.admit(ALICE, [])
+    await limits.admit(ALICE, [])
     with pytest.raises(RateLimited) as refused:
-        limits.admit(ALICE, [])
+        await limits.admit(ALICE, [])
     assert refused.value.retry_after == pytest.approx(10.0)  # 6 a minute: one every 10 s
-    limits.admit(BOB, [])  # bob has his own bucket
+    await limits.admit(BOB, [])  # bob has his own bucket
     clock.advance(9.9)
     with pytest.raises(RateLimited):
-        limits.admit(ALICE, [])
+        await limits.admit(ALICE, [])
     clock.advance(0.1)
-    limits.admit(ALICE, [])
+    await limits.admit(ALICE, [])
 
 
-def test_active_runs_per_user_and_the_global_queue() -> None:
+async def test_active_runs_per_user_and_the_global_queue() -> None:
     limits = _limits(FakeClock(), user_create_burst=100, user_max_active_runs=2, max_active_runs=3)
-    limits.admit(ALICE, [])
+    await limits.admit(ALICE, [])
     limits.started(ALICE, "a1")
-    limits.admit(ALICE, ["a1"])
+    await limits.admit(ALICE, ["a1"])
     limits.started(ALICE, "a2")
     with pytest.raises(TooManyRuns):
-        limits.admit(ALICE, ["a1", "a2"])
-    limits.admit(ALICE, ["a2"])  # a1 finished: room again
-    limits.admit(BOB, ["a1", "a2"])
+        await limits.admit(ALICE, ["a1", "a2"])
+    await limits.admit(ALICE, ["a2"])  # a1 finished: room again
+    await limits.admit(BOB, ["a1", "a2"])
     with pytest.raises(QueueFull):
-        limits.admit(BOB, ["a1", "a2", "b1"])
+        await limits.admit(BOB, ["a1", "a2", "b1"])
 
 
-def test_auth_none_has_only_the_global_bound() -> None:
+async def test_auth_none_has_only_the_global_bound() -> None:
     limits = Limits(Settings(max_active_runs=1, user_create_burst=1), FakeClock())
     local = User("local", True)
     for _ in range(5):
-        limits.admit(local, [])
+        await limits.admit(local, [])
     with pytest.raises(QueueFull):
-        limits.admit(local, ["x"])
+        await limits.admit(local, ["x"])
 
 
 def _post(world: World, who: str) -> tuple[int, dict[str, object], str | None]:
@@ -144,42 +176,90 @@ def test_sign_in_attempts_are_limited_per_address_before_hashing(tmp_path: Path)
         assert w.client.post("/api/auth/login", json=right).status_code == 204
 
 
-def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     import tk9.server.limits as limits_module
 
     monkeypatch.setattr(limits_module, "MAX_BUCKETS", 10)
     clock = FakeClock()
     limits = _limits(clock)
     for n in range(50):
-        limits.login_attempt(f"10.0.0.{n}")
+        await limits.login_attempt(f"10.0.0.{n}")
         clock.advance(1)
     assert len(limits._buckets) <= 10
 
 
-def test_stream_connections_are_a_bucket_per_address_and_per_user() -> None:
+async def test_stream_connections_are_a_bucket_per_address_and_per_user(
+    make_limits: MakeLimits,
+) -> None:
     clock = FakeClock()
-    limits = _limits(
+    limits = make_limits(
         clock,
         stream_connect_burst=2,
         stream_connects_per_minute=30,
         address_connect_burst=3,
         address_connects_per_minute=60,
     )
-    limits.stream_user(ALICE)
-    limits.stream_user(ALICE)
+    await limits.stream_user(ALICE)
+    await limits.stream_user(ALICE)
     with pytest.raises(RateLimited) as refused:
-        limits.stream_user(ALICE)
+        await limits.stream_user(ALICE)
     assert refused.value.retry_after == pytest.approx(2.0)  # 30 a minute
-    limits.stream_user(BOB)  # his own bucket
+    await limits.stream_user(BOB)  # his own bucket
     for _ in range(3):
-        limits.stream_address("10.0.0.1")
+        await limits.stream_address("10.0.0.1")
     with pytest.raises(RateLimited) as refused:
-        limits.stream_address("10.0.0.1")
+        await limits.stream_address("10.0.0.1")
     assert refused.value.retry_after == pytest.approx(1.0)
-    limits.stream_address("10.0.0.2")
+    await limits.stream_address("10.0.0.2")
     clock.advance(2.0)
-    limits.stream_user(ALICE)
-    limits.stream_address("10.0.0.1")
+    await limits.stream_user(ALICE)
+    await limits.stream_address("10.0.0.1")
+
+
+@pytest.mark.redis
+async def test_shared_buckets_are_one_bucket_for_every_node(redis_server: RedisServer) -> None:
+    """The Lua bucket in a real redis-server: two nodes (two clients) draw on one bucket, the
+    refill follows the time passed in, a node whose clock is behind refills nothing, racing
+    takes get exactly the burst, and the key expires when the bucket would be full again."""
+    redis_server.flush()
+    nodes = [RunAdmission(redis_server.url, MemoryEventLog()) for _ in range(2)]
+    one, two = (SharedBuckets(node.client) for node in nodes)
+    try:
+        now = 1_700_000_000.0
+        assert await one.take("user:alice", 2, 6, now) == 0.0
+        assert await two.take("user:alice", 2, 6, now) == 0.0
+        assert await one.take("user:alice", 2, 6, now) == pytest.approx(10.0)  # one per 10 s
+        assert await two.take("user:alice", 2, 6, now + 4) == pytest.approx(6.0)
+        assert await one.take("user:alice", 2, 6, now + 2) == pytest.approx(6.0)  # behind
+        assert await two.take("user:alice", 2, 6, now + 10) == 0.0
+        ttl = await nodes[0].client.pttl(bucket_key("user:alice"))
+        assert 0 < ttl <= 21_000  # 2 tokens short at 6 a minute: full again in 20 s (+1 s)
+        got = await asyncio.gather(
+            *(SharedBuckets(nodes[i % 2].client).take("addr:x", 5, 1, now) for i in range(20))
+        )
+        assert sorted(got)[:6] == [0.0] * 5 + [pytest.approx(60.0)]
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+async def test_redis_unreachable_refuses_with_503_and_admits_nothing() -> None:
+    """Fail closed, as the user store does: ``Unavailable`` (503, retryable), not N× the rate."""
+    dead = RunAdmission(f"redis://127.0.0.1:{free_port()}/0", MemoryEventLog())
+    limits = _limits(FakeClock(), dead)
+    try:
+        for check in (
+            limits.admit(ALICE, []),
+            limits.login_attempt("10.0.0.1"),
+            limits.stream_address("10.0.0.1"),
+            limits.stream_user(ALICE),
+            limits.reserve(ALICE, "s1"),
+        ):
+            with pytest.raises(Unavailable) as refused:
+                await check
+            assert refused.value.status == 503
+    finally:
+        await dead.close()
 
 
 def _sse(world: World, sid: str, who: str | None) -> tuple[int, str | None]:

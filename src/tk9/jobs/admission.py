@@ -16,17 +16,23 @@ Ended runs leave the active set when the next reservation looks at it (:meth:`pr
 shared log's listing metadata says which runs ended (or were deleted). A reservation whose
 session does not exist yet is kept for :data:`GRACE` seconds, as it may be another node's that
 is creating it right now.
+
+Redis unreachable: :class:`tk9.errors.Unavailable` (503, retryable) and no run is admitted.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tk9.errors import NotFound
+from tk9.errors import NotFound, Unavailable
 from tk9.log.base import EventLog
 from tk9.sessions import is_terminal
 
@@ -81,6 +87,15 @@ return {0, 0, '0'}
 """
 
 
+@contextlib.asynccontextmanager
+async def _errors() -> AsyncIterator[None]:
+    """Map Redis connectivity failures to the retryable ``Unavailable`` (HTTP 503)."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise Unavailable(f"run limits (Redis) unavailable: {exc}") from None
+
+
 class RunAdmission:
     """The shared per-user counters on one Redis (see the module docstring)."""
 
@@ -94,10 +109,11 @@ class RunAdmission:
     ) -> Reservation:
         """Count ``session_id`` as ``user``'s run unless a limit is reached (then nothing is
         recorded); ``per_day`` None = no daily quota."""
-        await self.prune(user, now)
         keys = [active_key(user), started_key(user)]
         args = [session_id, repr(now), str(max_active), str(per_day or 0), repr(DAY)]
-        code, count, oldest = await self._reserve(keys=keys, args=args)
+        async with _errors():
+            await self.prune(user, now)
+            code, count, oldest = await self._reserve(keys=keys, args=args)
         return Reservation(Refused(int(code)), int(count), float(oldest))
 
     async def release(self, user: str, session_id: str) -> None:
@@ -105,7 +121,8 @@ class RunAdmission:
         pipe = self.client.pipeline(transaction=True)
         pipe.zrem(active_key(user), session_id)
         pipe.zrem(started_key(user), session_id)
-        await pipe.execute()
+        async with _errors():
+            await pipe.execute()
 
     async def prune(self, user: str, now: float) -> None:
         """Drop the user's runs that ended or were deleted from the active set."""

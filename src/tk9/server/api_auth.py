@@ -47,7 +47,7 @@ async def login(body: Login, request: Request, ctx: Ctx) -> Response:
         raise Conflict("accounts are off (TK9_AUTH=none): there is nothing to sign in to")
     users = ctx.users
     if ctx.limits is not None:  # before the (deliberately slow) hash
-        ctx.limits.login_attempt(request.client.host if request.client else "unknown")
+        await ctx.limits.login_attempt(request.client.host if request.client else "unknown")
     user = await asyncio.to_thread(users.verify_password, body.username, body.password)
     if user is None:
         raise Unauthorized("wrong user name or password")

@@ -97,7 +97,7 @@ async def create_session(body: CreateSession, request: Request, ctx: Ctx) -> Ses
     if not ctx.settings.demo_producer:
         check_corpus(ctx.settings)
     if ctx.limits is not None:
-        ctx.limits.admit(user, ctx.runs.active())  # 429 + Retry-After; nothing created
+        await ctx.limits.admit(user, ctx.runs.active())  # 429 + Retry-After; nothing created
         streams = await ctx.log.list_streams()
         await ctx.limits.check_quota(user, OWNER_KEY, streams, ctx.settings.outputs_dir)
     session_id = str(uuid.uuid4())

@@ -165,10 +165,10 @@ class AccessGate:
         limits = self.ctx.limits if accounts and is_stream(scope) else None
         try:
             if limits is not None:  # before the token lookup: the cheap refusal
-                limits.stream_address(client_address(scope))
+                await limits.stream_address(client_address(scope))
             user = await resolve_user(self.ctx, scope)
             if limits is not None and user is not None:
-                limits.stream_user(user)
+                await limits.stream_user(user)
         except (Unavailable, RateLimited) as exc:  # e.g. Redis unreachable; a reconnect storm
             await _refuse(scope, receive, send, exc, CloseCode.TRY_AGAIN_LATER)
             return

@@ -22,8 +22,9 @@ handshake, a token check and a catch-up from the log, so a client reconnecting a
 can (the issue's flooder, after each close 1008) was a way to slow every other viewer.
 
 With the Redis log (several web nodes), the per-user active runs and runs per day are counted
-in Redis instead (:mod:`tk9.jobs.admission`, through :meth:`Limits.reserve`), so they hold
-across nodes; the creation-rate, stream-connect and sign-in buckets stay per process.
+in Redis instead (:mod:`tk9.jobs.admission`, through :meth:`Limits.reserve`), and so are the
+creation-rate, stream-connect and sign-in buckets (:mod:`tk9.jobs.buckets`, on the node's wall
+clock), so they all hold across nodes; Redis unreachable is a 503 (``Unavailable``), not a pass.
 
 Each refusal is a 429 (``RateLimited``) with ``Retry-After``, and nothing is created. The
 per-user checks apply to accounts; under ``TK9_AUTH=none`` (loopback, one trusted local user)
@@ -40,6 +41,7 @@ from tk9.accounts.store import User
 from tk9.clock import Clock
 from tk9.errors import Forbidden, RateLimited
 from tk9.jobs.admission import Refused, RunAdmission
+from tk9.jobs.buckets import SharedBuckets
 from tk9.log.base import StreamInfo
 from tk9.settings import Settings
 
@@ -84,9 +86,11 @@ class Limits:
         self.shared = shared
         """The per-user counters in Redis, shared by every node (None: this process counts)."""
         self._buckets: dict[str, _Bucket] = {}
+        self._shared_buckets = None if shared is None else SharedBuckets(shared.client)
+        """The rate buckets in Redis, with the shared counters (None: in this process)."""
         self._owners: dict[str, str] = {}
 
-    def admit(self, user: User, active: list[str]) -> None:
+    async def admit(self, user: User, active: list[str]) -> None:
         """Raise a 429 error unless ``user`` may start a run now (``active``: live run ids)."""
         s = self._settings
         if len(active) >= s.max_active_runs:
@@ -97,7 +101,7 @@ class Limits:
         if s.auth == "none":
             return
         if self.shared is not None:  # counted across nodes by reserve()
-            self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
+            await self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
             return
         live = set(active)
         for sid in [sid for sid in self._owners if sid not in live]:
@@ -109,8 +113,7 @@ class Limits:
                 "wait for one to finish or cancel one",
                 RUN_RETRY_AFTER,
             )
-        self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
-        return
+        await self._take("user:" + user.username, s.user_create_burst, s.user_create_per_minute)
 
     async def check_quota(
         self, user: User, owner_key: str, streams: list[StreamInfo], outputs: Path
@@ -182,24 +185,33 @@ class Limits:
         """Count ``session_id`` as ``user``'s until its run ends."""
         self._owners[session_id] = user.username
 
-    def login_attempt(self, client: str) -> None:
+    async def login_attempt(self, client: str) -> None:
         """Raise ``RateLimited`` when ``client`` (an address) has tried to sign in too often."""
         s = self._settings
-        self._take("login:" + client, s.login_burst, s.login_per_minute, "sign-in attempts")
+        await self._take("login:" + client, s.login_burst, s.login_per_minute, "sign-in attempts")
 
-    def stream_address(self, client: str) -> None:
+    async def stream_address(self, client: str) -> None:
         """Raise ``RateLimited`` when ``client`` (an address) opens live streams too often."""
         s = self._settings
         per_minute = s.address_connects_per_minute
-        self._take("addr:" + client, s.address_connect_burst, per_minute, "connections")
+        await self._take("addr:" + client, s.address_connect_burst, per_minute, "connections")
 
-    def stream_user(self, user: User) -> None:
+    async def stream_user(self, user: User) -> None:
         """Raise ``RateLimited`` when ``user`` opens live streams too often."""
         s = self._settings
         per_minute = s.stream_connects_per_minute
-        self._take("stream:" + user.username, s.stream_connect_burst, per_minute, "connections")
+        await self._take(
+            "stream:" + user.username, s.stream_connect_burst, per_minute, "connections"
+        )
 
-    def _take(self, key: str, burst: int, per_minute: float, what: str = "new sessions") -> None:
+    async def _take(
+        self, key: str, burst: int, per_minute: float, what: str = "new sessions"
+    ) -> None:
+        if self._shared_buckets is not None:  # one bucket for every node
+            wait = await self._shared_buckets.take(key, burst, per_minute, self._clock.wall())
+            if wait > 0.0:
+                raise RateLimited(f"too many {what}: at most {per_minute:g} a minute", wait)
+            return
         rate = per_minute / 60.0
         now = self._clock.monotonic()
         bucket = self._buckets.get(key)
