@@ -38,6 +38,17 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start and wait until healthy. The free port can be taken by another process between
+        choosing it and the server binding it (the server then exits, or a stranger answers):
+        then try again on another port."""
+        for _ in range(3):
+            if self._start_once():
+                return
+            self.stop()
+            self.port = free_port()
+        raise AssertionError("tk9 serve did not start on any of three free ports")
+
+    def _start_once(self) -> bool:
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "tk9.cli", "serve", "--host", "127.0.0.1"),
@@ -49,14 +60,21 @@ class ServerProcess:
             stderr=subprocess.DEVNULL,
         )
         for attempt in Retrying(
-            stop=stop_after_delay(30),
+            stop=stop_after_delay(90),  # generous: a cold start on a loaded 2-core host
             wait=wait_fixed(0.05),
             retry=retry_if_exception_type((httpx.TransportError, AssertionError)),
             reraise=True,
         ):
             with attempt:
-                assert self.proc.poll() is None, "server exited during start-up"
-                httpx.get(f"{self.url}/api/health", timeout=1.0).raise_for_status()
+                if self.proc.poll() is not None:
+                    return False  # exited during start-up: most likely the port was taken
+                health = httpx.get(f"{self.url}/api/health", timeout=1.0)
+                ours = health.status_code == 200 and health.headers.get("content-type") == (
+                    "application/json"
+                )
+                if not ours or "log_backend" not in health.json():
+                    return False  # another process's server answers on this port
+        return True
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no close frames."""
