@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tk9.errors import ResearchError
 from tk9.events import AgentName, AgentStatus, LogLevel, RunStatus
+from tk9.research.appendix import timeline_markdown
 from tk9.research.citations import ReferenceRegistry, check_citations
 from tk9.research.coverage import (
     Coverage,
@@ -452,6 +453,8 @@ class Pipeline:
     async def _publish(
         self, agent: AgentName, markdown: str, title: str, stem: str, language: str
     ) -> None:
+        # the appendix: the agents' timeline so far, from the run's own projection
+        markdown = markdown.rstrip("\n") + "\n\n" + timeline_markdown(self.emit.state, agent)
         rendered = await asyncio.to_thread(render_all, markdown, title, language)
         for count, (kind, data) in enumerate(rendered.items(), start=1):
             written = await asyncio.to_thread(
