@@ -71,7 +71,9 @@ def label_errors(subjects: list[Subject], titles: set[str]) -> list[str]:
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _NOT_PROSE = re.compile(
-    r"^(?:(?:table of )?contents|references|sources|bibliography|about this report)$", re.I
+    r"^(?:(?:table of )?contents|references|sources|bibliography|about this report"
+    r"|how this report was made)$",
+    re.I,
 )
 """Sections about the report rather than its subject (the coverage note is one)."""
 _ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+(.*)$")
@@ -122,7 +124,8 @@ def prose_words(markdown: str) -> int:
     Left out: the title (level-1 heading) and everything between it and the first level-2
     heading (the note under the title), heading lines, the contents list, the reference list
     (and any section named Contents/References/Sources/Bibliography, or "About this report",
-    where the coverage of the sources is stated), and ``[n]`` markers.
+    where the coverage of the sources is stated, or "How this report was made", the agents'
+    timeline), and ``[n]`` markers.
     """
     words = 0
     seen_section = False

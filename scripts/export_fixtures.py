@@ -35,6 +35,7 @@ from tk9.events import (
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
+    AgentWork,
     CoveragePayload,
     ErrorPayload,
     Event,
@@ -46,6 +47,7 @@ from tk9.events import (
     PhraseCoverage,
     ResearchStatusPayload,
     RunStatus,
+    SectionWords,
     SourceRelevance,
     event_type_of,
 )
@@ -384,7 +386,34 @@ def epoch_mismatch() -> tuple[SessionState, list[Event]]:
     return _initial(language="en"), [*stream.events[:2], other.events[2]]
 
 
+def agent_work() -> tuple[SessionState, list[Event]]:
+    """What an agent worked on: an update's ``work`` replaces the agent's, one without keeps
+    it, and a frozen (final) agent ignores a later one."""
+    stream = Stream()
+    _start(stream)
+    outline = AgentWork(outline=["History", "How it works"])
+    stream.add(AgentUpdatePayload(agent=A.EDITOR, status=S.RUNNING, message="outlining"))
+    stream.add(AgentUpdatePayload(agent=A.EDITOR, status=S.COMPLETED, message="2", work=outline))
+    late = AgentWork(outline=["Never shown"])
+    stream.add(AgentUpdatePayload(agent=A.EDITOR, status=S.COMPLETED, message="late", work=late))
+    first = AgentWork(sections=[SectionWords(heading="History", words=120)])
+    stream.add(AgentUpdatePayload(agent=A.WRITER, status=S.RUNNING, message="writing", work=first))
+    stream.agent(A.WRITER, S.RUNNING, 50, "writing the conclusion")
+    both = AgentWork(
+        sections=[
+            SectionWords(heading="History", words=120),
+            SectionWords(heading="How it works", words=95),
+        ]
+    )
+    stream.add(AgentUpdatePayload(agent=A.WRITER, status=S.COMPLETED, message="done", work=both))
+    engine = AgentWork(engine="Apertium (offline)", language="es")
+    stream.add(AgentUpdatePayload(agent=A.TRANSLATOR, status=S.RUNNING, work=engine))
+    stream.agent(A.TRANSLATOR, S.COMPLETED, 100, "translated")  # no work: the last one stays
+    return _initial(language="es"), stream.events
+
+
 SCENARIOS: dict[str, Callable[[], tuple[SessionState, list[Event]]]] = {
+    "agent_work": agent_work,
     "full_run": full_run,
     "failed_run": failed_run,
     "cancelled_run": cancelled_run,

@@ -33,6 +33,7 @@ from tk9.events import (
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
+    AgentWork,
     CoveragePayload,
     ErrorPayload,
     Event,
@@ -44,6 +45,7 @@ from tk9.events import (
     PhraseCoverage,
     ResearchStatusPayload,
     RunStatus,
+    SectionWords,
     SourceRelevance,
 )
 from tk9.projection import _AGENT_RANK, FINAL_AGENT_STATUSES
@@ -65,6 +67,7 @@ BANNER = (
 MODELS: tuple[type[BaseModel], ...] = (
     Event,
     ResearchStatusPayload,
+    SectionWords,
     AgentUpdatePayload,
     FileGeneratedPayload,
     LogPayload,
@@ -228,7 +231,8 @@ def _field_rules(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
 
 def _payload_rules() -> str:
     by_type = {kind.value: _field_rules(model) for kind, model in PAYLOAD_MODELS.items()}
-    nested = {m.__name__: _field_rules(m) for m in (PhraseCoverage, SourceRelevance)}
+    models = (PhraseCoverage, SourceRelevance, AgentWork, SectionWords)
+    nested = {m.__name__: _field_rules(m) for m in models}
     assert CoveragePayload in PAYLOAD_MODELS.values()  # where the nested ones live
     return (
         "/** Constraints of one payload field (JSON Schema keywords; `item…` for list items). */\n"
@@ -240,8 +244,10 @@ def _payload_rules() -> str:
         "export const PAYLOAD_FIELDS: "
         "Readonly<Record<EventType, Readonly<Record<string, FieldRule>>>> = "
         + json.dumps(by_type, indent=2)
-        + "\n/** The fields of the objects nested in a coverage payload. */\n"
-        "export const NESTED_FIELDS: Readonly<Record<'PhraseCoverage' | 'SourceRelevance', "
+        + "\n/** The fields of the objects nested in a payload (coverage, agent_update). */\n"
+        "export const NESTED_FIELDS: Readonly<Record<"
+        + " | ".join(f"'{m.__name__}'" for m in models)
+        + ", "
         "Readonly<Record<string, FieldRule>>>> = " + json.dumps(nested, indent=2) + "\n"
     )
 

@@ -3,7 +3,7 @@ import { createApp, h, nextTick, ref } from 'vue'
 import { afterEach, describe, expect, it } from 'vitest'
 import AgentDetail from '@/components/AgentDetail.vue'
 import ModalDialog from '@/components/ModalDialog.vue'
-import type { AgentState, SessionState } from '@/generated/wire'
+import type { AgentName, AgentState, SessionState } from '@/generated/wire'
 import { buildTimeline } from '@/outcome/timeline'
 import { initialState } from '@/state/reducer'
 
@@ -26,6 +26,7 @@ const agent = (status: AgentState['status'], started_at: number | null, finished
   message,
   started_at,
   finished_at,
+  work: null,
 })
 
 function run(): SessionState {
@@ -141,5 +142,31 @@ describe('AgentDetail, files', () => {
     }
     expect(names('Publisher')).toEqual(['tide.md', 'tide.pdf'])
     expect(names('Translator')).toEqual(['tide.es.md'])
+  })
+})
+
+describe('AgentDetail, what it worked on', () => {
+  it('shows the Editor’s outline, the Writer’s sections with word counts and the Translator’s engine', () => {
+    const s = run()
+    const work = { outline: [], sections: [], engine: '', language: '' }
+    s.agents = {
+      ...s.agents,
+      Editor: { ...agent('completed', 1010, 1011), work: { ...work, outline: ['History', 'How it works'] } },
+      Writer: {
+        ...agent('completed', 1011, 1012),
+        work: { ...work, sections: [{ heading: 'History', words: 1 }, { heading: 'How it works', words: 1234 }] },
+      },
+      Translator: { ...agent('completed', 1012, 1013), work: { ...work, engine: 'Apertium', language: 'es' } },
+    }
+    const texts = (name: AgentName, id: string) => {
+      const el = mount(() => h(AgentDetail, { session: s, agent: name, nowSeconds: 1020 }))
+      const out = [...el.querySelectorAll(`[data-testid=${id}] li, [data-testid=${id}] dd`)].map((n) => n.textContent?.trim())
+      host?.remove()
+      return out
+    }
+    expect(texts('Editor', 'agent-outline')).toEqual(['History', 'How it works'])
+    expect(texts('Writer', 'agent-sections')).toEqual(['History · 1 word', 'How it works · 1,234 words'])
+    expect(texts('Translator', 'agent-translation')).toEqual(['Apertium', 'es'])
+    expect(texts('Browser', 'agent-outline')).toEqual([])
   })
 })

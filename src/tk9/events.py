@@ -110,11 +110,34 @@ class ResearchStatusPayload(_Payload):
     """Set on a terminal ``completed_with_warnings``: what the report lacks, one line each."""
 
 
+Heading = Annotated[str, Field(max_length=300)]
+
+
+class SectionWords(_Payload):
+    """One section the Writer put in the report, with its word count."""
+
+    heading: Heading
+    words: Annotated[int, Field(ge=0)]
+
+
+class AgentWork(_Payload):
+    """What an agent worked on, for its panel (set on its ``completed`` update): the Editor's
+    outline, the Writer's sections and their word counts, the Translator's engine and language.
+    The Browser's sources are the ``coverage`` event's."""
+
+    outline: Annotated[list[Heading], Field(max_length=50)] = []
+    sections: Annotated[list[SectionWords], Field(max_length=50)] = []
+    engine: Annotated[str, Field(max_length=200)] = ""
+    language: Annotated[str, Field(max_length=16)] = ""
+
+
 class AgentUpdatePayload(_Payload):
     agent: AgentName
     status: AgentStatus
     progress: Progress = 0
     message: Text = ""
+    work: AgentWork | None = None
+    """What the agent worked on; the projection keeps the last one given."""
 
 
 class FileGeneratedPayload(_Payload):

@@ -33,7 +33,8 @@ Content rules, per event type:
     frozen (no later update changes it). Otherwise status, progress and message are replaced;
     ``completed`` forces progress 100; ``started_at`` is the timestamp of the first update that
     set the agent running (it stays ``None`` for an agent that never ran, e.g. skipped);
-    ``finished_at`` is the timestamp of the update that made it final.
+    ``finished_at`` is the timestamp of the update that made it final. ``work`` is replaced
+    only by an update that carries one (the last one given stays).
 ``file_generated``
     Appended to ``files``; a file with the same ``name`` and ``language`` as an earlier entry
     replaces that entry in place, so a re-announcement never shows twice.
@@ -220,6 +221,7 @@ def _agent_update(state: SessionState, event: Event, payload: AgentUpdatePayload
         message=payload.message,
         started_at=started_at,
         finished_at=event.timestamp if final else None,
+        work=current.work if payload.work is None else payload.work,
     )
     return {"agents": agents}
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from tk9.events import (
     AgentName,
     AgentStatus,
+    AgentWork,
     CoveragePayload,
     FileGeneratedPayload,
     LogLevel,
@@ -26,6 +27,8 @@ class AgentState(BaseModel):
     """Timestamp of the first event that set the agent running."""
     finished_at: float | None = None
     """Timestamp of the event that moved it to a final status."""
+    work: AgentWork | None = None
+    """What it worked on (the last ``work`` of its updates; see :class:`~tk9.events.AgentWork`)."""
 
 
 class LogLine(BaseModel):

@@ -77,6 +77,12 @@ def test_prose_words_leave_out_the_note_about_the_report() -> None:
     assert prose_words(REPORT.replace("## References\n", about)) == prose_words(REPORT)
 
 
+def test_prose_words_and_references_leave_out_the_timeline_appendix() -> None:
+    timeline = "\n## How this report was made\n\n- **Browser**: completed, 0.0 s → 1.2 s\n"
+    assert prose_words(REPORT + timeline) == prose_words(REPORT)
+    assert cited_titles(REPORT + timeline) == cited_titles(REPORT)
+
+
 def test_prose_words_of_nothing() -> None:
     assert prose_words("") == 0
     assert prose_words("# Title\n\n*A note under the title.*\n") == 0

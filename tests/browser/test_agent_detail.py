@@ -42,6 +42,10 @@ def test_a_real_run_has_a_timeline_and_agent_panels(
     expect(detail.get_by_test_id("agent-history")).to_contain_text(
         re.compile(r"Writer completed in \d+\.\d s")
     )
+    # what it worked on: every section it wrote, with its word count
+    sections = detail.get_by_test_id("agent-sections").locator("li")
+    expect(sections.first).to_have_text(re.compile(r"^Introduction · [\d,]+ words$"))
+    expect(sections.last).to_have_text(re.compile(r"^Conclusion · [\d,]+ words$"))
     screenshot(page, "agent-panel-light.png", tmp_path, full_page=False)
     for _ in range(6):
         page.keyboard.press("Tab")
@@ -52,6 +56,25 @@ def test_a_real_run_has_a_timeline_and_agent_panels(
     page.keyboard.press("Escape")
     expect(detail).to_have_count(0)
     expect(opener).to_be_focused()
+
+    # the Editor's panel shows its outline: the report's section headings, in order
+    written = [t.split(" · ")[0] for t in sections_text(page)]
+    page.locator("[data-testid=agent-card][data-agent=Editor] [data-testid=agent-open]").click()
+    outline = page.get_by_test_id("agent-detail").get_by_test_id("agent-outline").locator("li")
+    expect(outline.first).to_be_visible()
+    assert set(written[1:-1]) <= set(outline.all_inner_texts())
+    page.keyboard.press("Escape")
+
+
+def sections_text(page: Page) -> list[str]:
+    """The Writer's sections as its panel lists them (opened and closed again)."""
+    page.locator("[data-testid=agent-card][data-agent=Writer] [data-testid=agent-open]").click()
+    items = page.get_by_test_id("agent-detail").get_by_test_id("agent-sections").locator("li")
+    expect(items.first).to_be_visible()
+    texts = items.all_inner_texts()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("agent-detail")).to_have_count(0)
+    return texts
 
 
 def test_the_browser_panel_lists_sources_kept_and_set_aside(

@@ -47,6 +47,7 @@ def expected(name: str) -> SessionState:
 def test_every_required_scenario_is_present() -> None:
     names = {path.stem for path in FIXTURES}
     assert names >= {
+        "agent_work",
         "full_run",
         "failed_run",
         "cancelled_run",

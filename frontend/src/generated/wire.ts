@@ -84,6 +84,37 @@ export interface AgentState {
   message: string
   started_at: number | null
   finished_at: number | null
+  work: AgentWork | null
+}
+/**
+ * What an agent worked on, for its panel (set on its ``completed`` update): the Editor's
+ * outline, the Writer's sections and their word counts, the Translator's engine and language.
+ * The Browser's sources are the ``coverage`` event's.
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "AgentWork".
+ */
+export interface AgentWork {
+  /**
+   * @maxItems 50
+   */
+  outline: string[]
+  /**
+   * @maxItems 50
+   */
+  sections: SectionWords[]
+  engine: string
+  language: string
+}
+/**
+ * One section the Writer put in the report, with its word count.
+ *
+ * This interface was referenced by `Wire`'s JSON-Schema
+ * via the `definition` "SectionWords".
+ */
+export interface SectionWords {
+  heading: string
+  words: number
 }
 /**
  * This interface was referenced by `Wire`'s JSON-Schema
@@ -94,6 +125,7 @@ export interface AgentUpdatePayload {
   status: AgentStatus
   progress: number
   message: string
+  work: AgentWork | null
 }
 /**
  * What the new-research form needs (``GET /api/config``).
@@ -751,7 +783,8 @@ export const PAYLOAD_FIELDS: Readonly<Record<EventType, Readonly<Record<string, 
     },
     "message": {
       "maxLength": 4000
-    }
+    },
+    "work": {}
   },
   "file_generated": {
     "name": {
@@ -805,8 +838,8 @@ export const PAYLOAD_FIELDS: Readonly<Record<EventType, Readonly<Record<string, 
     }
   }
 }
-/** The fields of the objects nested in a coverage payload. */
-export const NESTED_FIELDS: Readonly<Record<'PhraseCoverage' | 'SourceRelevance', Readonly<Record<string, FieldRule>>>> = {
+/** The fields of the objects nested in a payload (coverage, agent_update). */
+export const NESTED_FIELDS: Readonly<Record<'PhraseCoverage' | 'SourceRelevance' | 'AgentWork' | 'SectionWords', Readonly<Record<string, FieldRule>>>> = {
   "PhraseCoverage": {
     "phrase": {
       "maxLength": 200
@@ -829,6 +862,29 @@ export const NESTED_FIELDS: Readonly<Record<'PhraseCoverage' | 'SourceRelevance'
       "maximum": 1.0
     },
     "cited": {}
+  },
+  "AgentWork": {
+    "outline": {
+      "maxItems": 50,
+      "itemMaxLength": 300
+    },
+    "sections": {
+      "maxItems": 50
+    },
+    "engine": {
+      "maxLength": 200
+    },
+    "language": {
+      "maxLength": 16
+    }
+  },
+  "SectionWords": {
+    "heading": {
+      "maxLength": 300
+    },
+    "words": {
+      "minimum": 0
+    }
   }
 }
 /** WebSocket close codes (tk9.errors.CloseCode). */

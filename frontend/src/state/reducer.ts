@@ -15,6 +15,7 @@ import type {
   AgentState,
   AgentStatus,
   AgentUpdatePayload,
+  AgentWork,
   CoveragePayload,
   ErrorPayload,
   Event,
@@ -90,7 +91,7 @@ export class InvalidEventError extends StreamError {
 }
 
 function pendingAgent(): AgentState {
-  return { status: 'pending', progress: 0, message: '', started_at: null, finished_at: null }
+  return { status: 'pending', progress: 0, message: '', started_at: null, finished_at: null, work: null }
 }
 
 /** The state before a session's first event. An empty `epoch` adopts the first event's. */
@@ -211,6 +212,7 @@ function agentUpdate(
     message: p.message,
     started_at: startedAt,
     finished_at: final ? event.timestamp : null,
+    work: p.work ?? current.work,
   }
   return { agents: { ...state.agents, [p.agent]: next } }
 }
@@ -362,6 +364,29 @@ function checkAgentUpdate(p: Raw, seq: number): AgentUpdatePayload {
     status: oneOf(p, 'status', AGENT_STATUSES, seq, t),
     progress: num(p, r, 'progress', seq, t, true, 0),
     message: str(p, r, 'message', seq, t, ''),
+    work: p.work === undefined || p.work === null ? null : checkWork(p.work as Raw, seq, t),
+  }
+}
+
+function checkWork(w: Raw, seq: number, t: string): AgentWork {
+  const r = NESTED_FIELDS.AgentWork
+  const sectionRules = NESTED_FIELDS.SectionWords
+  if (typeof w !== 'object' || Array.isArray(w)) bad(seq, t, 'work must be an object')
+  only(w, r, seq, t)
+  return {
+    outline: list(w, r, 'outline', seq, t).map((h) => {
+      if (typeof h !== 'string') bad(seq, t, 'outline must be a list of strings')
+      return checkLength(h, { maxLength: r.outline?.itemMaxLength }, 'an outline heading', seq, t)
+    }),
+    sections: (list(w, r, 'sections', seq, t) as Raw[]).map((x) => {
+      only(x, sectionRules, seq, t)
+      return {
+        heading: str(x, sectionRules, 'heading', seq, t),
+        words: num(x, sectionRules, 'words', seq, t, true),
+      }
+    }),
+    engine: str(w, r, 'engine', seq, t, ''),
+    language: str(w, r, 'language', seq, t, ''),
   }
 }
 

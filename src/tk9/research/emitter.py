@@ -22,6 +22,7 @@ from tk9.events import (
     AgentName,
     AgentStatus,
     AgentUpdatePayload,
+    AgentWork,
     CoveragePayload,
     ErrorPayload,
     FileGeneratedPayload,
@@ -100,12 +101,18 @@ class Emitter:
             await self._update(orchestrator, AgentStatus.RUNNING, self.progress, stage)
 
     async def agent(
-        self, agent: AgentName, status: AgentStatus, progress: int = 0, message: str = ""
+        self,
+        agent: AgentName,
+        status: AgentStatus,
+        progress: int = 0,
+        message: str = "",
+        work: AgentWork | None = None,
     ) -> None:
+        """Report an agent's status; ``work`` (what it worked on) goes on the same update."""
         if status == AgentStatus.COMPLETED:
             progress = 100
         before = self.agents[agent]
-        await self._update(agent, status, progress, message)
+        await self._update(agent, status, progress, message, work)
         if before == AgentStatus.PENDING and status == AgentStatus.RUNNING:
             self.started[agent] = time.monotonic()
             await self.note(f"{agent.value} started", agent)
@@ -116,10 +123,19 @@ class Emitter:
         self.said[agent] = message
 
     async def _update(
-        self, agent: AgentName, status: AgentStatus, progress: int, message: str
+        self,
+        agent: AgentName,
+        status: AgentStatus,
+        progress: int,
+        message: str,
+        work: AgentWork | None = None,
     ) -> None:
         payload = AgentUpdatePayload(
-            agent=agent, status=status, progress=max(0, min(100, progress)), message=clip(message)
+            agent=agent,
+            status=status,
+            progress=max(0, min(100, progress)),
+            message=clip(message),
+            work=work,
         )
         await self._append(payload)
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tk9.errors import ResearchError
-from tk9.events import AgentName, AgentStatus, LogLevel, RunStatus
+from tk9.events import AgentName, AgentStatus, AgentWork, LogLevel, RunStatus, SectionWords
+from tk9.research.appendix import timeline_markdown
 from tk9.research.citations import ReferenceRegistry, check_citations
 from tk9.research.coverage import (
     Coverage,
@@ -273,6 +274,7 @@ class Pipeline:
             AgentStatus.COMPLETED,
             100,
             f"“{outline.title}”: {counted(len(sections), 'section')} — " + "; ".join(sections),
+            AgentWork(outline=[h[:300] for h in sections[:50]]),
         )
         return outline
 
@@ -371,6 +373,16 @@ class Pipeline:
             100,
             f"Introduction, {counted(len(sections), 'section')}, conclusion, contents and "
             f"{counted(len(report.references), 'reference')}",
+            AgentWork(
+                sections=[
+                    SectionWords(heading=h[:300], words=len(words(b)))
+                    for h, b in [
+                        ("Introduction", introduction),
+                        *sections,
+                        ("Conclusion", conclusion),
+                    ]
+                ][:50]
+            ),
         )
         return report
 
@@ -452,6 +464,8 @@ class Pipeline:
     async def _publish(
         self, agent: AgentName, markdown: str, title: str, stem: str, language: str
     ) -> None:
+        # the appendix: the agents' timeline so far, from the run's own projection
+        markdown = markdown.rstrip("\n") + "\n\n" + timeline_markdown(self.emit.state, agent)
         rendered = await asyncio.to_thread(render_all, markdown, title, language)
         for count, (kind, data) in enumerate(rendered.items(), start=1):
             written = await asyncio.to_thread(
@@ -495,7 +509,8 @@ class Pipeline:
         title = first.lstrip("# ").strip() or report.title
         await self._step(agent, 0.4, "Rendering the translated Markdown, PDF and DOCX")
         await self._publish(agent, markdown, title, f"{stem}.{self.language}", self.language)
-        await self.emit.agent(agent, AgentStatus.COMPLETED, 100, f"Translated into {how}")
+        work = AgentWork(engine=chosen.how[:200], language=self.language)
+        await self.emit.agent(agent, AgentStatus.COMPLETED, 100, f"Translated into {how}", work)
 
 
 def _mentions(doc: Document, heading: str) -> bool:
