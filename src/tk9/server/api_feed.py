@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from tk9.server.api_sessions import sessions_page
+from tk9.server.api_stream import sse_response
 from tk9.server.auth import current_user
 from tk9.server.context import Ctx
 
@@ -44,13 +45,4 @@ async def sessions_feed(
                 yield ServerSentEvent(data=body, event="sessions")
             await ctx.changes.wait(seen, RECHECK)
 
-    def keepalive() -> ServerSentEvent:
-        return ServerSentEvent(data=f'{{"type":"ping","ts":{ctx.clock.wall():.3f}}}', event="ping")
-
-    return EventSourceResponse(
-        stream(),
-        ping=int(max(1, ctx.settings.sse_keepalive)),
-        ping_message_factory=keepalive,
-        send_timeout=ctx.settings.send_timeout,
-        headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(ctx, stream())

@@ -213,13 +213,22 @@ async def sse_stream(
                 replayed=sub.conn.stats.replayed,
             )
 
+    return sse_response(ctx, stream())
+
+
+def sse_response(
+    ctx: AppContext, stream: AsyncIterator[bytes] | AsyncIterator[ServerSentEvent]
+) -> EventSourceResponse:
+    """An SSE response as every tk9 stream sends it: named ``ping`` keep-alives, the send
+    timeout, and no caching or proxy buffering."""
+
     def keepalive() -> ServerSentEvent:
         # A named event, not a comment: EventSource never surfaces comments, and the
         # dashboard's watchdog needs to see that a silent stream is still alive.
         return ServerSentEvent(data=f'{{"type":"ping","ts":{ctx.clock.wall():.3f}}}', event="ping")
 
     return EventSourceResponse(
-        stream(),
+        stream,
         ping=int(max(1, ctx.settings.sse_keepalive)),
         ping_message_factory=keepalive,
         send_timeout=ctx.settings.send_timeout,
