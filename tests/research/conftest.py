@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tk9.events import Event
+from tk9.events import Event, RunStatus
 from tk9.log.memory import MemoryEventLog
+from tk9.projection import project
+from tk9.research.runner import run_research
 from tk9.settings import Settings
+from tk9.state import SessionState
 
 CORPUS: dict[str, str] = {
     "photosynthesis.md": """# Photosynthesis
@@ -107,3 +110,16 @@ async def new_session(log: MemoryEventLog, subject: str = "photosynthesis") -> s
 
 async def all_events(log: MemoryEventLog, session_id: str) -> list[Event]:
     return await log.read(session_id, 0, 100_000)
+
+
+async def completed_spanish_run(
+    log: MemoryEventLog, settings: Settings, out: Path
+) -> tuple[SessionState, list[Event]]:
+    """A real extractive run on "photosynthesis" in Spanish into ``out``, asserted
+    ``completed``: its projected state and its events."""
+    session_id = await new_session(log)
+    status = await run_research(log, session_id, "photosynthesis", "es", settings, out)
+    assert status == RunStatus.COMPLETED
+    events = await all_events(log, session_id)
+    info = await log.info(session_id)
+    return project(session_id, info.epoch, events, info.meta), events

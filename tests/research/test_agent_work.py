@@ -6,25 +6,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tk9.events import AgentName, FileKind, RunStatus
+from tk9.events import AgentName, FileKind
 from tk9.log.memory import MemoryEventLog
-from tk9.projection import project
-from tk9.research.runner import run_research
 from tk9.research.text import words
 from tk9.settings import Settings
 
-from .conftest import all_events, new_session
+from .conftest import completed_spanish_run
 
 
 async def test_outline_sections_with_word_counts_and_translation_engine(
     log: MemoryEventLog, settings: Settings, tmp_path: Path
 ) -> None:
-    session_id = await new_session(log)
     out = tmp_path / "out"
-    status = await run_research(log, session_id, "photosynthesis", "es", settings, out)
-    assert status == RunStatus.COMPLETED
-    info = await log.info(session_id)
-    state = project(session_id, info.epoch, await all_events(log, session_id), info.meta)
+    state, _ = await completed_spanish_run(log, settings, out)
     english = next(f for f in state.files if f.kind == FileKind.MD and f.language == "en")
     markdown = (out / english.name).read_text()
     parts = re.split(r"^## (.+)$", markdown, flags=re.M)

@@ -9,15 +9,13 @@ from pathlib import Path
 import docx
 from pypdf import PdfReader
 
-from tk9.events import AGENTS, AgentName, AgentStatus, EventType, FileKind, RunStatus
+from tk9.events import AGENTS, AgentName, AgentStatus, EventType, FileKind
 from tk9.log.memory import MemoryEventLog
-from tk9.projection import project
 from tk9.research.appendix import HEADING, timeline_markdown
-from tk9.research.runner import run_research
 from tk9.settings import Settings
 from tk9.state import AgentState, SessionState
 
-from .conftest import all_events, new_session
+from .conftest import completed_spanish_run
 
 _LINE = re.compile(r"^- \*\*(\w+)\*\*: (.*)$")
 
@@ -41,13 +39,8 @@ def _finished(agent: AgentState, origin: float) -> str:
 async def test_each_file_lists_the_seven_agents_times_as_the_log_has_them(
     log: MemoryEventLog, settings: Settings, tmp_path: Path
 ) -> None:
-    session_id = await new_session(log)
     out = tmp_path / "out"
-    status = await run_research(log, session_id, "photosynthesis", "es", settings, out)
-    assert status == RunStatus.COMPLETED
-    events = await all_events(log, session_id)
-    info = await log.info(session_id)
-    state = project(session_id, info.epoch, events, info.meta)
+    state, events = await completed_spanish_run(log, settings, out)
     agents = state.agents
     origin = min(a.started_at for a in agents.values() if a.started_at is not None)
     assert origin == agents[AgentName.ORCHESTRATOR].started_at
