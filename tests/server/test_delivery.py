@@ -42,15 +42,21 @@ class CountingLog(MemoryEventLog):
 
 
 class FakePort:
-    """Records writes; ``gate`` (when set) makes every write suspend until it opens."""
+    """Records writes; ``gate`` (when set) makes every write suspend until it opens.
+
+    With ``direct`` it also takes broadcast writes synchronously (``write_now``), refusing
+    them while the gate is closed, like the WebSocket frame port refuses a paused socket.
+    """
 
     kind = "fake"
     joins_frames = False
 
-    def __init__(self) -> None:
+    def __init__(self, direct: bool = False) -> None:
         self.writes: list[Data] = []
         self.encodings = 0
         self.gate: asyncio.Event | None = None
+        self.direct = direct
+        self.direct_writes = 0
 
     def encode_events(self, events: list[Event]) -> Data:
         self.encodings += 1
@@ -66,6 +72,15 @@ class FakePort:
         if self.gate is not None:
             await self.gate.wait()
         self.writes.append(data)
+
+    def write_now(self, data: Data) -> bool | None:
+        if not self.direct:
+            return None
+        if self.gate is not None and not self.gate.is_set():
+            return False
+        self.writes.append(data)
+        self.direct_writes += 1
+        return True
 
     def seqs(self) -> list[int]:
         return [int(s) for w in self.writes for s in str(w).split(",")]
@@ -90,10 +105,12 @@ class Harness:
         for _ in range(n):
             await self.ctx.log.append(SID, EventType.LOG, {"level": "info", "message": "m"})
 
-    def viewer(self, after: int = 0) -> tuple[Viewer, FakePort, asyncio.Task[None]]:
+    def viewer(
+        self, after: int = 0, direct: bool = False
+    ) -> tuple[Viewer, FakePort, asyncio.Task[None]]:
         conn = ServerConnection(SID, self.epoch, self.ctx.protocol_config, self.clock.monotonic())
         conn.start(after, self.head)
-        port = FakePort()
+        port = FakePort(direct)
         viewer = Viewer(self.ctx, conn, port, "ws")
         self.ctx.broadcasts.attach(SID, self.head)
         task = asyncio.ensure_future(viewer.pump())
@@ -130,10 +147,13 @@ async def run(tmp_path: Path, body: Callable[[Harness], Awaitable[None]]) -> Non
 
 
 @pytest.mark.asyncio
-async def test_caught_up_viewers_get_one_shared_encoding_pushed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["send", "write_now"])
+async def test_caught_up_viewers_get_one_shared_encoding_pushed(
+    tmp_path: Path, direct: bool
+) -> None:
     async def body(h: Harness) -> None:
         await h.append(3)
-        viewers = [h.viewer() for _ in range(5)]
+        viewers = [h.viewer(direct=direct) for _ in range(5)]
         await until(lambda: all(p.seqs() == [1, 2, 3] for _, p, _ in viewers), "catch-up")
         b = h.ctx.broadcasts.by_session[SID]
         await until(lambda: len(b.members) == 5, "all parked in the broadcast set")
@@ -144,15 +164,20 @@ async def test_caught_up_viewers_get_one_shared_encoding_pushed(tmp_path: Path) 
         assert all(w is pushed[0] for w in pushed)  # encoded once, the same text for all
         assert h.log.reads - reads == 1  # the broadcaster's read; no viewer read the log
         assert all(v.conn.stats.delivered == 4 for v, _, _ in viewers)
+        # the push went through the synchronous write when the port has one
+        assert all(p.direct_writes == (1 if direct else 0) for _, p, _ in viewers)
 
     await run(tmp_path, body)
 
 
 @pytest.mark.asyncio
-async def test_a_stalled_viewer_costs_the_others_nothing_then_catches_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["send", "write_now"])
+async def test_a_stalled_viewer_costs_the_others_nothing_then_catches_up(
+    tmp_path: Path, direct: bool
+) -> None:
     async def body(h: Harness) -> None:
-        fast = [h.viewer() for _ in range(3)]
-        slow, slow_port, _ = h.viewer()
+        fast = [h.viewer(direct=direct) for _ in range(3)]
+        slow, slow_port, _ = h.viewer(direct=direct)
         b = h.ctx.broadcasts.by_session[SID]
         await until(lambda: len(b.members) == 4, "parked")
         slow_port.gate = asyncio.Event()

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 from websockets.client import ClientProtocol
@@ -23,7 +24,8 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from tk9.server.wsguard import DEAD_REASON, guarded_ws
+from tk9.server.frames import text_frame
+from tk9.server.wsguard import DEAD_REASON, FRAMES_EXTENSION, guarded_ws
 from tk9.settings import Settings
 
 
@@ -197,3 +199,32 @@ async def test_a_peer_that_reads_answers_the_pings_and_stays() -> None:
             proto.data_received(b"".join(client.data_to_send()))
     assert pings == 8  # one every 15 s
     assert not transport.closing and app.disconnect is None
+
+
+async def test_a_frame_serialised_once_reaches_the_client_and_is_refused_unless_writable() -> None:
+    proto, _loop, transport, client, _app = await open_guarded()
+    assert proto.scope["extensions"][FRAMES_EXTENSION] is proto
+    frame = text_frame('{"type":"event"}')
+    assert proto.write_frame(frame)
+    await proto.send_frame(frame)
+    client.receive_data(transport.take())
+    texts = [e.data for e in client.events_received() if isinstance(e, Frame)]
+    assert texts == [b'{"type":"event"}'] * 2  # valid frames, as the client parses them
+
+    proto.pause_writing()  # the peer is not reading: nothing is written, the caller pulls
+    assert not proto.write_frame(frame) and transport.take() == b""
+    waiting = asyncio.ensure_future(proto.send_frame(frame))
+    await settle()
+    assert not waiting.done()  # send_frame waits for the buffer to drain, like ASGI send
+    proto.resume_writing()
+    await settle()
+    assert waiting.done() and transport.take() == frame
+
+    client.send_close(1000)  # the peer closes: no data frame may follow our close reply
+    proto.data_received(b"".join(client.data_to_send()))
+    await settle()
+    transport.take()
+    assert not proto.write_frame(frame) and transport.take() == b""
+    with pytest.raises(OSError):  # uvicorn's ClientDisconnected, as its ASGI send raises
+        await proto.send_frame(frame)
+    assert transport.take() == b""

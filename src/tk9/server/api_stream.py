@@ -132,6 +132,13 @@ class SsePort:
     def send(self, data: Data) -> Coroutine[Any, Any, None]:
         return self.queue.put(data if isinstance(data, bytes) else data.encode())
 
+    def write_now(self, data: Data) -> bool | None:
+        try:
+            self.queue.put_nowait(data if isinstance(data, bytes) else data.encode())
+        except asyncio.QueueFull:
+            return False
+        return True
+
 
 async def _run_sse(ctx: AppContext, viewer: Viewer, port: SsePort, stop: asyncio.Event) -> str:
     """The pump, until it closes or the server drops the stream; ends the body either way."""

@@ -23,6 +23,8 @@ from tk9.errors import SessionNotFound
 from tk9.events import Event
 
 if TYPE_CHECKING:
+    from prometheus_client import Counter
+
     from tk9.server.context import AppContext
     from tk9.server.delivery import Data, Viewer
 
@@ -79,7 +81,7 @@ class Broadcaster:
             return
         now = self.ctx.clock.monotonic()
         texts: dict[str, Data] = {}
-        pushed: dict[str, int] = {}
+        pushed: dict[Counter, int] = {}  # each transport's delivered counter -> viewers
         for viewer in list(self.members):
             if viewer.conn.cursor >= last:
                 continue
@@ -88,12 +90,12 @@ class Broadcaster:
             if data is None:
                 data = texts[kind] = viewer.port.encode_events(events)
             if viewer.push(first, last, data, now):
-                pushed[kind] = pushed.get(kind, 0) + 1
+                pushed[viewer.delivered] = pushed.get(viewer.delivered, 0) + 1
             else:
                 self.members.discard(viewer)
         count = last - first + 1
-        for viewer_kind, viewers in pushed.items():
-            self.ctx.metrics.delivered.labels(transport=viewer_kind).inc(viewers * count)
+        for delivered, viewers in pushed.items():
+            delivered.inc(viewers * count)
 
     def kick_all(self) -> None:
         members, self.members = self.members, set()

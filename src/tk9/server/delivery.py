@@ -57,6 +57,12 @@ class Port(Protocol):
         """Write ``data``; completes without suspending when the transport can take it."""
         ...
 
+    def write_now(self, data: Data) -> bool | None:
+        """Write ``data`` at once if the transport takes it now (``True``), else nothing
+        (``False``: not writable or closing); ``None``: no synchronous write here, use
+        :meth:`send`. The broadcaster's path: no coroutine per viewer per batch."""
+        ...
+
 
 class Closed(Exception):
     """The protocol decided to close the connection (see ``close``)."""
@@ -325,6 +331,13 @@ class Viewer:
             self.wake.set()
             return False
         try:
+            written = self.port.write_now(data)
+            if written is not None:
+                if not written:  # not writable now: the pump waits for it and pulls
+                    self.wake.set()
+                    return False
+                conn.pushed(first, last, now)
+                return True
             fut = start_send(self.port.send(data))
         except Exception:
             self.wake.set()  # the socket is gone; the reader/pump will see it

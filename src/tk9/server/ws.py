@@ -2,9 +2,11 @@
 
 Everything about what to send and when lives in :mod:`tk9.server.delivery` (pull until caught
 up, then pushed to by the session's broadcaster; the protocol's watchdog and heartbeats). This
-module only knows the WebSocket side: frames are JSON text written with the raw ASGI ``send``
-(no wrapper per frame), and a *reader* feeds client frames to the state machine. The first of
-the pump and the reader to end ends both.
+module only knows the WebSocket side: under tk9's own uvicorn protocol (``tk9.frames`` in the
+scope, :mod:`tk9.server.wsguard`) frames are serialised once per batch and written straight to
+each socket (:class:`WsFramePort`); under any other ASGI server they are JSON text written with
+the raw ASGI ``send`` (:class:`WsPort`). A *reader* feeds client frames to the state machine.
+The first of the pump and the reader to end ends both.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from tk9.protocol.cursor import parse_cursor
 from tk9.protocol.messages import ErrorFrame
 from tk9.server.context import AppContext
 from tk9.server.delivery import Closed, Data, Viewer, run_until_first_ends
-from tk9.server.frames import FrameCache
+from tk9.server.frames import FrameCache, text_frame
 from tk9.server.hub import LiveConnection
 from tk9.server.logging import get_logger
 from tk9.server.subscribe import open_subscription
+from tk9.server.wsguard import FRAMES_EXTENSION, GuardedWebSocketProtocol
 
 TRANSPORT = "ws"
 
@@ -60,6 +63,45 @@ class WsPort:
     def send(self, data: Data) -> Coroutine[Any, Any, None]:
         return self._send({"type": "websocket.send", "text": data})  # type: ignore[return-value]
 
+    def write_now(self, data: Data) -> bool | None:
+        return None  # no synchronous write through ASGI
+
+
+class WsFramePort:
+    """Frames serialised once (shared by every viewer of a batch) and written to the socket."""
+
+    kind = "ws-frame"
+    joins_frames = False
+    __slots__ = ("_frames", "_proto")
+
+    def __init__(self, proto: GuardedWebSocketProtocol, frames: FrameCache) -> None:
+        self._proto = proto
+        self._frames = frames
+
+    def encode_events(self, events: Sequence[Entry]) -> Data:
+        return self._frames.events_frame(events)
+
+    def encode_control(self, frame: Output) -> Data | None:
+        return text_frame(encode(frame))
+
+    def send(self, data: Data) -> Coroutine[Any, Any, None]:
+        return self._proto.send_frame(_as_frame(data))
+
+    def write_now(self, data: Data) -> bool | None:
+        return self._proto.write_frame(_as_frame(data))
+
+
+def _as_frame(data: Data) -> bytes:
+    return data if isinstance(data, bytes) else text_frame(data)
+
+
+def ws_port(scope: Scope, send: Send, frames: FrameCache) -> WsPort | WsFramePort:
+    """The fast port when tk9's uvicorn protocol serves the socket, else plain ASGI."""
+    proto = scope.get("extensions", {}).get(FRAMES_EXTENSION)
+    if isinstance(proto, GuardedWebSocketProtocol):
+        return WsFramePort(proto, frames)
+    return WsPort(send, frames)
+
 
 class WsDriver:
     def __init__(self, ctx: AppContext, ws: WebSocket, conn: ServerConnection, conn_id: str):
@@ -67,7 +109,8 @@ class WsDriver:
         self.ws = ws
         self.conn = conn
         self.conn_id = conn_id
-        self.viewer = Viewer(ctx, conn, WsPort(ws._send, ctx.frames), TRANSPORT)
+        port = ws_port(ws.scope, ws._send, ctx.frames)
+        self.viewer = Viewer(ctx, conn, port, TRANSPORT)
 
     @property
     def log(self) -> structlog.typing.FilteringBoundLogger:

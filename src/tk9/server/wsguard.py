@@ -27,6 +27,12 @@ can only be fixed in the protocol object. :class:`GuardedWebSocketProtocol` adds
   consumer, any close) and the peer is not reading, the transport is aborted at once instead of
   waiting for a buffer that will never drain; otherwise after ``close_grace`` (3 s) at the latest.
 
+It also offers the app one fast path, as the ASGI extension ``tk9.frames`` (issue 9): a server
+frame serialised *once* (by ``websockets``) for every viewer of a broadcast batch is written
+straight to each transport (:meth:`GuardedWebSocketProtocol.write_frame`), instead of one ASGI
+``send`` per viewer that builds and serialises the same frame again. Server frames are never
+masked and tk9 negotiates no extension, so the bytes are the same for every connection.
+
 Tune with ``TK9_WS_FRAMES_PER_SECOND`` / ``TK9_WS_FRAME_BURST`` and ``TK9_WS_BYTES_PER_SECOND``
 / ``TK9_WS_BYTE_BURST`` (docs/security.md).
 """
@@ -38,13 +44,17 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from tk9.errors import CloseCode
 from tk9.settings import Settings
 
+FRAMES_EXTENSION = "tk9.frames"
+"""Scope extension holding the connection's :class:`GuardedWebSocketProtocol` (fast writes)."""
 FLOOD_REASON = "too many frames"
 DEAD_REASON = "no pong to a ping within the heartbeat timeout"
 
@@ -103,6 +113,42 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
         self.write_paused = False
         self.guard_closed = False
         self.abort_handle: asyncio.TimerHandle | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # absent when the handshake was refused
+        if scope is not None and not self.conn.extensions:
+            scope["extensions"][FRAMES_EXTENSION] = self
+
+    # --- pre-serialised frames ----------------------------------------------------------------
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write one serialised server frame now, if the socket is open and takes writes.
+
+        ``False`` (nothing written) when the peer is not reading (write buffer over its
+        high-water mark), or the connection is closing or closed: the caller falls back to
+        :meth:`send_frame`, which waits or raises like ASGI ``send`` does.
+        """
+        if (
+            self.write_paused
+            or self.close_sent
+            or self.guard_closed
+            or self.disconnected
+            or self.conn.state is not State.OPEN
+        ):
+            return False
+        self.transport.write(frame)
+        return True
+
+    async def send_frame(self, frame: bytes) -> None:
+        """ASGI ``send`` of a text message, for a frame already serialised."""
+        if not self.writable.is_set():
+            await self.writable.wait()
+        if self.guard_closed:
+            return  # as :meth:`send`: the app learns of the close from its receive side
+        if self.disconnected or self.close_sent or self.conn.state is not State.OPEN:
+            raise ClientDisconnected()
+        self.transport.write(frame)
 
     # --- inbound budget ---------------------------------------------------------------------
 
