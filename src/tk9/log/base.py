@@ -191,6 +191,8 @@ def check_timeout(timeout: float) -> None:
 
 def check_event_type(event_type: EventType | str) -> EventType:
     """The event type as an :class:`EventType`; ``InvalidInput`` for an unknown one."""
+    if type(event_type) is EventType:
+        return event_type
     try:
         return EventType(event_type)
     except ValueError:

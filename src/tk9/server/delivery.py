@@ -151,6 +151,10 @@ class Viewer:
 
     async def send_outputs(self, outputs: list[Output]) -> int:
         """Write outputs in order; returns how many events went out. Raises :class:`Closed`."""
+        if len(outputs) == 1 and type(outputs[0]) is AckObserved:  # most client frames
+            if outputs[0].lag is not None:
+                self.ctx.metrics.delivery_lag.observe(outputs[0].lag)
+            return 0
         events = 0
         port = self.port
         run: list[Entry] = []  # consecutive events a port that joins frames writes at once

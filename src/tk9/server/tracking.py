@@ -24,6 +24,8 @@ class TrackingLog(DelegatingLog):
         super().__init__(inner)
         self.metrics = metrics
         self.changes = Changes()
+        self._appended: dict[EventType, Any] = {}
+        """``metrics.appended`` children by event type (``labels`` costs µs per call)."""
 
     async def create(self, session_id: str, meta: dict[str, Any]) -> StreamInfo:
         info = await self.inner.create(session_id, meta)
@@ -54,7 +56,12 @@ class TrackingLog(DelegatingLog):
         return events
 
     async def _track(self, session_id: str, event: Event) -> None:
-        self.metrics.appended.labels(event_type=event.event_type.value).inc()
+        counter = self._appended.get(event.event_type)
+        if counter is None:
+            counter = self._appended[event.event_type] = self.metrics.appended.labels(
+                event_type=event.event_type.value
+            )
+        counter.inc()
         if event.event_type is EventType.RESEARCH_STATUS:
             payload = event.payload
             await self.inner.update_meta(
