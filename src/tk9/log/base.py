@@ -29,7 +29,7 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -138,6 +138,16 @@ class EventLog(ABC):
     @abstractmethod
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         """Block until an entry with ``seq > after`` exists; True if so, False on timeout."""
+
+    def listen(
+        self, session_id: str, listener: Callable[[Sequence[Event] | None], None]
+    ) -> Callable[[], None] | None:
+        """Have ``listener`` called, on the event loop, with the entries this process commits
+        to ``session_id`` as they commit (``None`` when a change is known but not its entries:
+        read them). Returns the function that stops it; ``None`` when this backend cannot
+        (then :meth:`wait` is the way). One listener per session.
+        """
+        return None
 
     async def trim(self, session_id: str, before_seq: int) -> StreamInfo:
         """Drop entries with ``seq < before_seq`` (retention); raises ``first_seq``.

@@ -7,7 +7,7 @@ in one place only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tk9.events import Entry, Event, EventType
@@ -63,3 +63,8 @@ class DelegatingLog(EventLog):
 
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         return await self.inner.wait(session_id, after, timeout)
+
+    def listen(
+        self, session_id: str, listener: Callable[[Sequence[Event] | None], None]
+    ) -> Callable[[], None] | None:
+        return self.inner.listen(session_id, listener)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +119,7 @@ class MemoryEventLog(EventLog):
             payload=body,
         )
         stream.events.append(event)
-        self._notifier.notify(session_id)
+        self._notifier.notify(session_id, (event,))
         return event
 
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
@@ -126,6 +127,11 @@ class MemoryEventLog(EventLog):
         check_cursor(after, limit)
         start = max(0, after + 1 - stream.first_seq)
         return stream.events[start : start + limit]
+
+    def listen(
+        self, session_id: str, listener: Callable[[Sequence[Event] | None], None]
+    ) -> Callable[[], None] | None:
+        return self._notifier.listen(session_id, listener)
 
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         if self._notifier.closed:

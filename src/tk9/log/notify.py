@@ -16,14 +16,25 @@ the Redis backend to fan one blocking read out to many local waiters):
   deleted, and call :meth:`notify` on delete, so a waiter on a deleted session raises
   ``SessionNotFound`` promptly;
 * otherwise it returns ``False`` once ``timeout`` seconds (event-loop time) have passed.
+
+A backend that knows the events it just committed passes them to :meth:`SessionNotifier.notify`;
+*listeners* (:meth:`SessionNotifier.listen`, one per session at most: the server's broadcaster)
+get them there, synchronously, before any waiter runs — so live fan-out costs no wake-up and no
+read. A notify without events (a delete, another process's entries, the Redis log) gives the
+listener ``None``: it reads from the log instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 
 from tk9.errors import SessionNotFound
+from tk9.events import Event
+
+Listener = Callable[[Sequence[Event] | None], None]
+"""Called on every notify of its session with the events just committed, or ``None``."""
 
 
 class _Slot:
@@ -41,6 +52,7 @@ class SessionNotifier:
 
     def __init__(self) -> None:
         self._slots: dict[str, _Slot] = {}
+        self._listeners: dict[str, Listener] = {}
         self._closed = False
 
     @property
@@ -51,11 +63,29 @@ class SessionNotifier:
         """Allow waiting again after :meth:`close` (a backend that is opened a second time)."""
         self._closed = False
 
-    def notify(self, session_id: str) -> None:
-        """Wake every coroutine waiting on ``session_id`` (they re-check their condition)."""
+    def notify(self, session_id: str, events: Sequence[Event] | None = None) -> None:
+        """Give ``session_id``'s listener the new ``events`` (``None``: unknown, read them)
+        and wake every coroutine waiting on it (they re-check their condition)."""
+        listener = self._listeners.get(session_id)
+        if listener is not None:
+            try:
+                listener(events)
+            except Exception:  # a listener must not fail the append that committed
+                logging.getLogger(__name__).exception("listener of %s failed", session_id)
         slot = self._slots.pop(session_id, None)
         if slot is not None:
             slot.event.set()
+
+    def listen(self, session_id: str, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` on every notify of ``session_id`` until the returned function is
+        called. One listener per session: a second one replaces the first."""
+        self._listeners[session_id] = listener
+
+        def stop() -> None:
+            if self._listeners.get(session_id) is listener:
+                del self._listeners[session_id]
+
+        return stop
 
     def close(self) -> None:
         """Wake every waiter of every session; from now on ``wait_until`` returns ``False``."""

@@ -33,7 +33,7 @@ import asyncio
 import json
 import sqlite3
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -363,7 +363,7 @@ class SqliteEventLog(EventLog):
             head.tail.clear()  # never happens with one writer; keep the cache contiguous anyway
         head.last_seq = event.seq
         head.tail.append(event)
-        self._notifier.notify(sid)
+        self._notifier.notify(sid, (event,))
 
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
         head = self._head(session_id)
@@ -409,6 +409,11 @@ class SqliteEventLog(EventLog):
             return entries
 
         return await reader.submit(query)
+
+    def listen(
+        self, session_id: str, listener: Callable[[Sequence[Event] | None], None]
+    ) -> Callable[[], None] | None:
+        return self._notifier.listen(session_id, listener)
 
     async def wait(self, session_id: str, after: int, timeout: float) -> bool:
         if self._notifier.closed:

@@ -1,8 +1,11 @@
 """Push to caught-up viewers: one broadcaster per watched session.
 
-A :class:`Broadcaster` is the only thing that waits on a session's log for new entries. Each
-time commits land it reads what is new once (coalesced: every commit of one loop tick is one
-read), encodes it once per transport kind, and writes it straight to every *member* — a viewer
+A :class:`Broadcaster` is the only thing that follows a session's log for new entries. Where
+the log hands over what it commits (:meth:`EventLog.listen`: the memory and SQLite logs), the
+broadcaster fans each commit out right there, on the loop, with no wake-up and no read;
+otherwise (the Redis log, or entries that do not follow on from what it sent) its task wakes
+and reads what is new once (coalesced: every commit of one loop tick is one read). Either way
+it encodes a batch once per transport kind and writes it straight to every *member* — a viewer
 whose pump found nothing new to read and parked. A member whose cursor is not exactly at the
 batch's start, that has a write of its own in progress, or whose socket does not take the write
 at once, is woken instead and leaves the set: its pump catches up from the log (the log is the
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tk9.errors import SessionNotFound
@@ -44,10 +48,25 @@ class Broadcaster:
         self.members: set[Viewer] = set()
         self.batches = 0
         self.task: asyncio.Task[None] | None = None
+        self.unlisten: Callable[[], None] | None = None
+        self.behind = asyncio.Event()
+        """Set when the log has entries :meth:`on_commit` could not fan out (listener mode)."""
+        self.behind.set()
         self.done = False
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run())
+        self.unlisten = self.ctx.log.listen(self.session_id, self.on_commit)
+
+    def on_commit(self, events: Sequence[Event] | None) -> None:
+        """The log committed ``events`` (``None``: unknown): fan them out now if they follow
+        on from what was fanned out; otherwise wake the task to read."""
+        if self.done:
+            return
+        if events and events[0].seq == self.head + 1:
+            self.fan_out(events)
+        else:
+            self.behind.set()
 
     async def run(self) -> None:
         log, sid = self.ctx.log, self.session_id
@@ -55,11 +74,17 @@ class Broadcaster:
         loop = asyncio.get_running_loop()
         try:
             while True:
-                started = loop.time()
-                if not await log.wait(sid, self.head, _WAIT):
-                    if loop.time() - started < _WAIT / 2:
-                        return  # the log closed (shutdown): viewers wait on it themselves
-                    continue
+                if self.unlisten is not None:
+                    # commits come through on_commit; read only what it could not fan out
+                    # (and once at the start: what committed before the listener was set)
+                    await self.behind.wait()
+                    self.behind.clear()
+                else:
+                    started = loop.time()
+                    if not await log.wait(sid, self.head, _WAIT):
+                        if loop.time() - started < _WAIT / 2:
+                            return  # the log closed (shutdown): viewers wait on it themselves
+                        continue
                 events = await log.read(sid, self.head, limit)
                 if events:
                     self.fan_out(events)
@@ -67,10 +92,20 @@ class Broadcaster:
             pass
         finally:
             self.done = True
+            self.stop_listening()
             self.kick_all()
 
-    def fan_out(self, events: list[Event]) -> None:
+    def stop_listening(self) -> None:
+        if self.unlisten is not None:
+            self.unlisten()
+            self.unlisten = None
+
+    def fan_out(self, events: Sequence[Event]) -> None:
         """Write one batch to every member that is exactly at its start; wake the others."""
+        if events[0].seq <= self.head:  # partly fanned out already (by :meth:`on_commit`)
+            events = [e for e in events if e.seq > self.head]
+            if not events:
+                return
         first, last = events[0].seq, events[-1].seq
         self.head = last
         self.batches += 1
@@ -125,6 +160,7 @@ class Broadcasts:
         b.attached -= 1
         if b.attached <= 0:
             del self.by_session[session_id]
+            b.stop_listening()
             b.kick_all()
             if b.task is not None:
                 b.task.cancel()
@@ -154,6 +190,7 @@ class Broadcasts:
         """Stop every broadcaster (server shutdown)."""
         tasks = [b.task for b in self.by_session.values() if b.task is not None]
         for b in self.by_session.values():
+            b.stop_listening()
             b.kick_all()
         self.by_session.clear()
         for task in tasks:
