@@ -227,6 +227,52 @@ def test_ack_fast_path_changes_no_verdict(frame: str) -> None:
         assert not any(isinstance(o, Close) for o in out)
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"ack","seq":2}',
+        '{"type": "ack", "seq": 2}',
+        '{"type":"ack","seq":1}',
+        '{"type":"ack","seq":99}',
+        '{"type":"ack","seq":true}',
+        '{"type":"ack","seq":-1}',
+        '{"type":"ack","seq":1,"x":1}',
+        '{"type":"ping","ts":1}',
+        '{"type":"pong","ts":1}',
+        "not json",
+        "[]",
+    ],
+)
+def test_receive_ack_takes_plain_acks_exactly_as_receive_would_and_nothing_else(
+    frame: str,
+) -> None:
+    clock = FakeClock()
+    fast, slow = conn(clock), conn(clock)
+    for c in (fast, slow):
+        c.feed([ev(1), ev(2), ev(3)], clock.monotonic())
+        c.receive('{"type":"ack","seq":1}', clock.monotonic())
+    clock.advance(0.5)
+    taken = fast.receive_ack(frame, clock.monotonic())
+    expected = slow.receive(frame, clock.monotonic())
+    if taken is None:  # left untouched for receive, which then gives the same verdict
+        assert fast.stats.acked == 1 and fast.closed is None
+        assert fast.receive(frame, clock.monotonic()) == expected
+    else:
+        plain = json.loads(frame)
+        assert set(plain) == {"type", "seq"} and plain["type"] == "ack"
+        assert taken == expected
+    assert fast.stats.acked == slow.stats.acked and fast.closed == slow.closed
+    assert fast.next_deadline() == slow.next_deadline()  # the same sign of life
+
+
+def test_receive_ack_on_a_closed_connection_takes_nothing() -> None:
+    clock = FakeClock()
+    c = conn(clock)
+    c.receive('{"type":"ack","seq":99}', clock.monotonic())
+    assert c.closed is not None
+    assert c.receive_ack('{"type":"ack","seq":0}', clock.monotonic()) is None
+
+
 def test_ack_beyond_delivered_is_a_forged_cursor() -> None:
     clock = FakeClock()
     c = conn(clock)

@@ -225,3 +225,37 @@ async def test_sse_keepalive_is_a_visible_ping_event(server: ServerProcess) -> N
                 assert json.loads(msg.data)["type"] == "ping"
                 break
     assert kinds == ["hello", "ping"]  # nothing after the head: only liveness
+
+
+async def test_acks_through_the_real_socket_feed_the_lag_metric_and_a_forged_one_closes(
+    server: ServerProcess,
+) -> None:
+    """tk9's uvicorn protocol hands plain acks to the viewer where they arrive (no ASGI
+    message): they still count as acks, and one beyond what was sent still closes 4422."""
+    sid = start_session(server)
+    head = final_head(server, sid)
+
+    def lag_count() -> float:
+        for line in server.api("GET", "/metrics").text.splitlines():
+            if line.startswith("tk9_delivery_lag_seconds_count"):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = lag_count()
+    url = server.url.replace("http", "ws") + f"/ws/sessions/{sid}?after=0"
+    async with websockets.connect(url) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        seen = 0
+        while seen < head:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            if frame["type"] in ("event", "events"):
+                seen = (frame["events"][-1] if frame["type"] == "events" else frame["event"])["seq"]
+                await ws.send(json.dumps({"type": "ack", "seq": seen}))
+        wait_until(lambda: lag_count() > before or None, timeout=20, what="acks observed")
+        await ws.send(json.dumps({"type": "ack", "seq": head + 50}))
+        last: dict[str, Any] = {}
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                last = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4422
+        assert last["type"] == "error" and last["code"] == "bad_ack"

@@ -228,3 +228,25 @@ async def test_a_frame_serialised_once_reaches_the_client_and_is_refused_unless_
     with pytest.raises(OSError):  # uvicorn's ClientDisconnected, as its ASGI send raises
         await proto.send_frame(frame)
     assert transport.take() == b""
+
+
+async def test_the_apps_text_hook_takes_messages_without_the_asgi_queue() -> None:
+    proto, _loop, transport, client, app = await open_guarded()
+    taken: list[str] = []
+
+    def hook(text: str) -> bool:
+        taken.append(text)
+        return "ack" in text  # takes acks; anything else goes to receive as usual
+
+    proto.on_text = hook
+    for text in (ACK, '{"type":"ping","ts":1}', ACK):
+        client.send_text(text.encode())
+        proto.data_received(b"".join(client.data_to_send()))
+        await settle()
+    assert taken == [ACK, '{"type":"ping","ts":1}', ACK]
+    assert app.received == ['{"type":"ping","ts":1}']  # only what the hook left
+    proto.on_text = None
+    client.send_text(ACK.encode())
+    proto.data_received(b"".join(client.data_to_send()))
+    await settle()
+    assert app.received[-1] == ACK and transport.take() == b""

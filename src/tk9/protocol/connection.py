@@ -265,9 +265,7 @@ class ServerConnection:
         """A frame from the client. Bad frames close the connection with a 44xx/1003 code."""
         if self.closed is not None:
             return []
-        if self._hb is not None:
-            self._hb.last_received_at = now
-            self._hb.ping_outstanding_at = None
+        self._heard(now)
         try:
             frame = self._parse(data)
         except ProtocolError as exc:
@@ -279,6 +277,31 @@ class ServerConnection:
         if isinstance(frame, ClientPong):
             return []
         return self._on_ack(frame.seq, now)
+
+    def receive_ack(self, data: str, now: float) -> list[Output] | None:
+        """:meth:`receive` for a well-formed plain ack (the frame viewers send most), the only
+        frame whose outputs need no write: ``AckObserved``, nothing, or a ``Close`` (an ack
+        beyond what was sent). ``None`` for anything else, which is left untouched for
+        :meth:`receive` — so a transport can take acks where they arrive, without a task."""
+        if self.closed is not None or len(data) > 64:
+            return None
+        try:
+            raw = json.loads(data)
+        except ValueError:
+            return None
+        if type(raw) is not dict or len(raw) != 2 or raw.get("type") != "ack":
+            return None
+        seq = raw.get("seq")
+        if type(seq) is not int or seq < 0:
+            return None
+        self._heard(now)
+        return self._on_ack(seq, now)
+
+    def _heard(self, now: float) -> None:
+        """Any frame from the client is a sign of life (the heartbeat's)."""
+        if self._hb is not None:
+            self._hb.last_received_at = now
+            self._hb.ping_outstanding_at = None
 
     def _parse(self, data: str | bytes) -> ClientPing | ClientPong | Ack | int:
         """The client frame; a valid plain ack (the frame viewers send most) as its ``seq``."""

@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from tk9.errors import CloseCode, InvalidInput, SessionNotFound, Tk9Error
 from tk9.events import Entry
-from tk9.protocol.connection import Close, Output, ServerConnection
+from tk9.protocol.connection import AckObserved, Close, Output, ServerConnection
 from tk9.protocol.cursor import parse_cursor
 from tk9.protocol.messages import ErrorFrame
 from tk9.server.context import AppContext
@@ -72,10 +72,10 @@ class WsFramePort:
 
     kind = "ws-frame"
     joins_frames = False
-    __slots__ = ("_frames", "_proto")
+    __slots__ = ("_frames", "proto")
 
     def __init__(self, proto: GuardedWebSocketProtocol, frames: FrameCache) -> None:
-        self._proto = proto
+        self.proto = proto
         self._frames = frames
 
     def encode_events(self, events: Sequence[Entry]) -> Data:
@@ -85,10 +85,10 @@ class WsFramePort:
         return text_frame(encode(frame))
 
     def send(self, data: Data) -> Coroutine[Any, Any, None]:
-        return self._proto.send_frame(_as_frame(data))
+        return self.proto.send_frame(_as_frame(data))
 
     def write_now(self, data: Data) -> bool | None:
-        return self._proto.write_frame(_as_frame(data))
+        return self.proto.write_frame(_as_frame(data))
 
 
 def _as_frame(data: Data) -> bytes:
@@ -111,6 +111,7 @@ class WsDriver:
         self.conn_id = conn_id
         port = ws_port(ws.scope, ws._send, ctx.frames)
         self.viewer = Viewer(ctx, conn, port, TRANSPORT)
+        self.proto = port.proto if isinstance(port, WsFramePort) else None
 
     @property
     def log(self) -> structlog.typing.FilteringBoundLogger:
@@ -135,10 +136,30 @@ class WsDriver:
             outputs = self.conn.receive(data, self.ctx.clock.monotonic())
             if outputs:
                 await self.viewer.send_outputs(outputs)
+            elif self.conn.closed is not None:  # a bad ack taken by :meth:`take_text`
+                raise Closed(self.conn.closed)
+
+    def take_text(self, text: str) -> bool:
+        """The protocol's synchronous hook: take plain acks where they arrive."""
+        outputs = self.conn.receive_ack(text, self.ctx.clock.monotonic())
+        if outputs is None:
+            return False
+        for out in outputs:
+            if not isinstance(out, AckObserved):
+                return False  # a close: the reader, handed this frame, ends the connection
+            if out.lag is not None:
+                self.ctx.metrics.delivery_lag.observe(out.lag)
+        return True
 
     async def run(self) -> str:
         """Serve until the connection ends; returns the reason, for the disconnect log line."""
-        exc = await run_until_first_ends(self.viewer.pump(), self.reader())
+        if self.proto is not None:
+            self.proto.on_text = self.take_text
+        try:
+            exc = await run_until_first_ends(self.viewer.pump(), self.reader())
+        finally:
+            if self.proto is not None:
+                self.proto.on_text = None
         if isinstance(exc, Closed):
             await self.close(exc.close)
             return exc.close.reason

@@ -40,6 +40,7 @@ Tune with ``TK9_WS_FRAMES_PER_SECOND`` / ``TK9_WS_FRAME_BURST`` and ``TK9_WS_BYT
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -113,6 +114,10 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
         self.write_paused = False
         self.guard_closed = False
         self.abort_handle: asyncio.TimerHandle | None = None
+        self.on_text: Callable[[str], bool] | None = None
+        """The app's synchronous taker of text messages (``True``: taken; ``False``: queue
+        it for ``receive`` as usual). tk9's viewer socket takes its acks here: no ASGI
+        message, no task switch and no read pause per ack."""
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -149,6 +154,24 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.disconnected or self.close_sent or self.conn.state is not State.OPEN:
             raise ClientDisconnected()
         self.transport.write(frame)
+
+    def send_receive_event_to_app(self) -> None:
+        hook = self.on_text
+        if (
+            hook is not None
+            and self.curr_msg_data_type == "text"
+            and not self.close_sent
+            and self.queue.empty()  # order: nothing queued before this message
+        ):
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            try:
+                taken = hook(data.decode())
+            except UnicodeDecodeError:
+                taken = False  # uvicorn's own path closes 1007
+            if taken:
+                self.frames = []
+                return
+        super().send_receive_event_to_app()
 
     # --- inbound budget ---------------------------------------------------------------------
 
