@@ -31,7 +31,10 @@ It also offers the app one fast path, as the ASGI extension ``tk9.frames`` (issu
 frame serialised *once* (by ``websockets``) for every viewer of a broadcast batch is written
 straight to each transport (:meth:`GuardedWebSocketProtocol.write_frame`), instead of one ASGI
 ``send`` per viewer that builds and serialises the same frame again. Server frames are never
-masked and tk9 negotiates no extension, so the bytes are the same for every connection.
+masked and tk9 negotiates no extension, so the bytes are the same for every connection. And
+inbound, the app may set :attr:`GuardedWebSocketProtocol.on_text` to take text messages where
+they arrive (tk9's viewer socket takes its plain acks there: one client frame in five at 10
+events/s, each otherwise an ASGI message, a task switch and a read pause).
 
 Tune with ``TK9_WS_FRAMES_PER_SECOND`` / ``TK9_WS_FRAME_BURST`` and ``TK9_WS_BYTES_PER_SECOND``
 / ``TK9_WS_BYTE_BURST`` (docs/security.md).
