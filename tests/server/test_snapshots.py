@@ -95,6 +95,24 @@ async def test_appends_keep_the_stored_snapshot_near_the_head() -> None:
     assert counting.reads == ([] if stored.seq == 120 else [stored.seq])
 
 
+async def test_sessions_started_together_store_their_first_snapshots_apart() -> None:
+    store = MemorySnapshotStore()
+    inner = MemoryEventLog(clock=FakeClock())
+    log = SnapshotKeeper(inner, SnapshotCache(inner, store, save_every=40))
+    sids = [f"session-{i}" for i in range(20)]
+    for sid in sids:
+        await log.create(sid, META)
+    first: dict[str, int] = {}
+    for n in range(1, 61):  # every session appends in lockstep, like a benchmark's
+        for sid in sids:
+            await log.append(sid, LOG, msg(n))
+            if sid not in first and await store.load(sid) is not None:
+                first[sid] = n
+    assert set(first) == set(sids)
+    assert all(40 <= n < 60 for n in first.values())  # within [save_every, 1.5 x save_every)
+    assert len(set(first.values())) >= 10  # spread, not all at the same append
+
+
 async def test_a_snapshot_of_another_stream_or_past_the_head_is_not_used() -> None:
     store = MemorySnapshotStore()
     log = MemoryEventLog(clock=FakeClock())
