@@ -187,6 +187,22 @@ async def test_caught_up_viewers_get_one_shared_encoding_pushed(
 
 
 @pytest.mark.asyncio
+async def test_commits_of_one_tick_go_out_as_the_first_then_one_frame(tmp_path: Path) -> None:
+    async def body(h: Harness) -> None:
+        viewers = [h.viewer(direct=True) for _ in range(3)]
+        b = h.ctx.broadcasts.by_session[SID]
+        await until(lambda: len(b.members) == 3, "parked")
+        reads = h.log.reads
+        items = [(EventType.LOG, {"level": "info", "message": f"m{i}"}) for i in range(5)]
+        await h.ctx.log.append_many(SID, items)  # five commits in one tick
+        await until(lambda: all(p.seqs() == [1, 2, 3, 4, 5] for _, p, _ in viewers), "push")
+        assert all(p.writes == ["1", "2,3,4,5"] for _, p, _ in viewers)
+        assert h.log.reads == reads  # nothing was read: all handed over by the log
+
+    await run(tmp_path, body)
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("direct", [False, True], ids=["send", "write_now"])
 @pytest.mark.parametrize("listening", [True, False], ids=["listener", "wait"])
 async def test_a_stalled_viewer_costs_the_others_nothing_then_catches_up(

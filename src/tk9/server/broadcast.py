@@ -49,6 +49,8 @@ class Broadcaster:
         self.batches = 0
         self.task: asyncio.Task[None] | None = None
         self.unlisten: Callable[[], None] | None = None
+        self.gathered: list[Event] | None = None
+        """Commits of the current tick after the first (see :meth:`on_commit`)."""
         self.behind = asyncio.Event()
         """Set when the log has entries :meth:`on_commit` could not fan out (listener mode)."""
         self.behind.set()
@@ -59,12 +61,32 @@ class Broadcaster:
         self.unlisten = self.ctx.log.listen(self.session_id, self.on_commit)
 
     def on_commit(self, events: Sequence[Event] | None) -> None:
-        """The log committed ``events`` (``None``: unknown): fan them out now if they follow
-        on from what was fanned out; otherwise wake the task to read."""
+        """The log committed ``events`` (``None``: unknown).
+
+        The first commit of a loop tick is fanned out at once; later ones in the same tick (a
+        batch appended entry by entry, concurrent producers) are gathered and fanned out as
+        one frame at the end of the tick. Entries that do not follow on wake the task to read.
+        """
         if self.done:
             return
-        if events and events[0].seq == self.head + 1:
+        if not events:
+            self.behind.set()
+        elif self.gathered is not None:
+            self.gathered.extend(events)
+        elif events[0].seq == self.head + 1:
             self.fan_out(events)
+            self.gathered = []
+            asyncio.get_running_loop().call_soon(self.flush)
+        else:
+            self.behind.set()
+
+    def flush(self) -> None:
+        """End of the tick: fan out what :meth:`on_commit` gathered."""
+        gathered, self.gathered = self.gathered, None
+        if not gathered or self.done or gathered[-1].seq <= self.head:
+            return
+        if gathered[0].seq <= self.head + 1:
+            self.fan_out(gathered)  # (which checks they are contiguous)
         else:
             self.behind.set()
 
