@@ -136,7 +136,9 @@ class SqliteEventLog(EventLog):
         writer = Worker(self._path, self._synchronous, readonly=False)
         writer.start(loop)
         try:
-            rows = await writer.submit(_load_heads)  # the writer creates the schema first
+            # the writer creates the schema first; the heads and the data version are read in
+            # one job, so a commit by another process right after is seen by the watcher
+            version, rows = await writer.submit(_versioned_heads)
         except BaseException:
             await writer.stop()
             raise
@@ -149,16 +151,16 @@ class SqliteEventLog(EventLog):
             for sid, epoch, created, first, last, meta in rows
         }
         self._notifier.reopen()
-        self._watcher = asyncio.create_task(self._watch(), name="sqlite-watch")
+        self._watcher = asyncio.create_task(self._watch(version), name="sqlite-watch")
 
-    async def _watch(self) -> None:
-        """Follow commits made by other processes (see the module docstring)."""
-        seen: int | None = None
+    async def _watch(self, seen: int) -> None:
+        """Follow commits made by other processes (see the module docstring); ``seen`` is the
+        data version the mirror was loaded at."""
         while self._writer is not None:
             writer = self._writer
             try:
                 version = await writer.submit(_data_version)
-                if seen is not None and version != seen:
+                if version != seen:
                     await writer.submit(_load_heads, self._merge_heads)
             except Unavailable:  # closed meanwhile
                 return
@@ -464,6 +466,12 @@ def _load_heads(conn: sqlite3.Connection) -> list[tuple[str, str, float, int, in
         " ORDER BY rowid"
     ).fetchall()
     return [(str(a), str(b), float(c), int(d), int(e), str(f)) for a, b, c, d, e, f in rows]
+
+
+def _versioned_heads(
+    conn: sqlite3.Connection,
+) -> tuple[int, list[tuple[str, str, float, int, int, str]]]:
+    return _data_version(conn), _load_heads(conn)
 
 
 def _data_version(conn: sqlite3.Connection) -> int:
