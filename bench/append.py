@@ -4,6 +4,7 @@
     uv run python bench/append.py --sessions 100 --rate 10 --duration 10 --synchronous NORMAL
     uv run python bench/append.py --rate 0                 # closed loop: each producer appends
                                                            # again as soon as its append returned
+    uv run python bench/append.py --meta 120               # sessions with a listing like a run's
 
 Each session has its own producer coroutine appending one event at a time (``append``, never
 ``append_many``), the way research runs append: on a fixed schedule (``--rate`` per session),
@@ -16,6 +17,8 @@ share of a core the durable append costs (the ``--busy`` loop work excluded), an
 thread's part of it, and the bytes the process wrote per append (WAL and checkpoints).
 ``--busy 0.5`` keeps the event loop half busy with Python work, as
 fan-out to viewers does in a server: the writer thread then competes with it for the GIL.
+``--meta N`` gives each session the listing metadata a research run has (subject of N
+characters, language, status, progress, owner) instead of ``{}``: bigger ``streams`` rows.
 """
 
 from __future__ import annotations
@@ -48,8 +51,14 @@ async def main(args: argparse.Namespace) -> None:
         )
         await log.open()
         sids = [f"s{i}" for i in range(args.sessions)]
+        meta = (
+            {"subject": "s" * args.meta, "language": "en", "created_at": time.time()}
+            | {"status": "running", "progress": 0, "owner": "node-1"}
+            if args.meta
+            else {}
+        )
         for sid in sids:
-            await log.create(sid, {})
+            await log.create(sid, meta)
         latencies: list[float] = []
         late: list[float] = []
         payload = {"level": "info", "message": "x" * args.payload}
@@ -144,6 +153,9 @@ if __name__ == "__main__":
     )
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--payload", type=int, default=200)
+    ap.add_argument(
+        "--meta", type=int, default=0, help="subject length of a run-like session meta; 0: {}"
+    )
     ap.add_argument(
         "--synchronous",
         choices=["FULL", "NORMAL", "memory"],

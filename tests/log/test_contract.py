@@ -378,6 +378,18 @@ async def test_reopen_keeps_events_and_epoch(durable_backend: Backend) -> None:
         assert await again.wait("s", 25, 0) is True
 
 
+async def test_a_stream_trimmed_empty_keeps_counting_after_reopen(durable_backend: Backend) -> None:
+    async with durable_backend.make() as log:
+        await log.create("s", {})
+        await fill(log, "s", 5)
+        await log.trim("s", 1000)
+    async with durable_backend.make() as again:
+        info = await again.info("s")
+        assert (info.first_seq, info.last_seq) == (6, 5)
+        assert await again.read("s", 0) == []
+        assert (await again.append("s", LOG, msg(0))).seq == 6
+
+
 async def test_append_many_gives_consecutive_seqs_in_order(log: EventLog) -> None:
     await log.create("batch", {})
     await log.append("batch", EventType.LOG, {"level": "info", "message": "first", "agent": None})

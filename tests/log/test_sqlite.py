@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import tk9.log.sqlite as sqlite_module
 from tk9.clock import FakeClock
 from tk9.errors import SessionNotFound, Unavailable
 from tk9.events import EventType
@@ -106,6 +107,31 @@ async def test_single_appends_of_many_sessions_share_commits(tmp_path: Path) -> 
                 (2, "m1"),
                 (3, "m2"),
             ]
+
+
+async def test_two_logs_on_one_file_share_the_seqs_and_follow_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes' logs on one data directory (here two logs in one process: two
+    connections all the same): each append reads the stream's last seq inside its transaction,
+    so the seqs stay gapless, and each log's mirror follows the other's commits."""
+    monkeypatch.setattr(sqlite_module, "WATCH_INTERVAL", 0.01)
+    path = tmp_path / "db"
+    async with SqliteEventLog(path) as one, SqliteEventLog(path) as two:
+        await one.create("s", {})
+        for _ in range(1000):  # the other log's watcher reloads its heads: within 10 s
+            if [s for s in await two.list_streams() if s.session_id == "s"]:
+                break
+            await asyncio.sleep(0.01)
+        for i in range(6):
+            await (one, two)[i % 2].append("s", LOG, msg(i))
+            await asyncio.gather(*(log.append("s", LOG, msg(100 + i)) for log in (one, two)))
+        async with asyncio.timeout(10):  # each mirror follows the other's last commit
+            for log in (one, two):
+                while (await log.info("s")).last_seq < 18:
+                    await log.wait("s", (await log.info("s")).last_seq, 1.0)
+        assert [e.seq for e in await one.read("s", 0)] == list(range(1, 19))
+        assert await two.read("s", 0) == await one.read("s", 0)
 
 
 async def test_cancelled_appends_never_leave_a_gap_or_a_stale_mirror(tmp_path: Path) -> None:

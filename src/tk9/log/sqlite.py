@@ -4,12 +4,13 @@ Threads. All writes go through one **writer thread** with its own ``sqlite3`` co
 submission order; reads of old cursors go through a second, read-only connection on a **reader
 thread** (WAL lets it read while the writer commits). The event loop never touches SQLite.
 
-Appends. ``seq`` is assigned inside the append transaction: ``BEGIN IMMEDIATE``, read
-``last_seq``, insert, update ``last_seq``, ``COMMIT``. Appends that queue up while a commit is in
-flight are **group-committed**: the writer takes every append waiting in its queue (up to
-``MAX_BATCH``) into one such transaction, so many concurrent producers share one fsync. An
-``append`` returns only after its transaction committed (with ``synchronous=FULL`` the WAL is
-fsynced: the entry survives power loss; ``NORMAL`` survives a process crash).
+Appends. ``seq`` is assigned inside the append transaction: ``BEGIN IMMEDIATE``, read the
+stream's last ``seq`` (its newest row), insert, ``COMMIT`` — one page of ``events`` per stream
+touched, no ``streams`` update (:mod:`tk9.log.sqlite_worker`). Appends that queue up while a
+commit is in flight are **group-committed**: the writer takes every append waiting in its
+queue (up to ``MAX_BATCH``) into one such transaction, so many concurrent producers share one
+fsync. An ``append`` returns only after its transaction committed (with ``synchronous=FULL``
+the WAL is fsynced: the entry survives power loss; ``NORMAL`` survives a process crash).
 
 Memory mirror. Every stream's head (epoch, first/last seq, meta) is loaded at :meth:`open` and
 updated on the event loop after each commit, in commit order, whether or not the awaiting
@@ -62,7 +63,7 @@ from tk9.log.base import (
 )
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
-from tk9.log.sqlite_worker import Append, Synchronous, Worker, make_event, not_found
+from tk9.log.sqlite_worker import LAST_SEQ, Append, Synchronous, Worker, not_found, row_event
 
 WATCH_INTERVAL = 0.5
 """Seconds between two checks for commits by other processes."""
@@ -136,7 +137,9 @@ class SqliteEventLog(EventLog):
         writer = Worker(self._path, self._synchronous, readonly=False)
         writer.start(loop)
         try:
-            rows = await writer.submit(_load_heads)  # the writer creates the schema first
+            # the writer creates the schema first; the heads and the data version are read in
+            # one job, so a commit by another process right after is seen by the watcher
+            version, rows = await writer.submit(_versioned_heads)
         except BaseException:
             await writer.stop()
             raise
@@ -149,16 +152,16 @@ class SqliteEventLog(EventLog):
             for sid, epoch, created, first, last, meta in rows
         }
         self._notifier.reopen()
-        self._watcher = asyncio.create_task(self._watch(), name="sqlite-watch")
+        self._watcher = asyncio.create_task(self._watch(version), name="sqlite-watch")
 
-    async def _watch(self) -> None:
-        """Follow commits made by other processes (see the module docstring)."""
-        seen: int | None = None
+    async def _watch(self, seen: int) -> None:
+        """Follow commits made by other processes (see the module docstring); ``seen`` is the
+        data version the mirror was loaded at."""
         while self._writer is not None:
             writer = self._writer
             try:
                 version = await writer.submit(_data_version)
-                if seen is not None and version != seen:
+                if version != seen:
                     await writer.submit(_load_heads, self._merge_heads)
             except Unavailable:  # closed meanwhile
                 return
@@ -300,14 +303,16 @@ class SqliteEventLog(EventLog):
         def cut(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
             row = conn.execute(
-                "SELECT first_seq, last_seq FROM streams WHERE session_id = ?", (session_id,)
+                f"SELECT first_seq, {LAST_SEQ} FROM streams WHERE session_id = ?", (session_id,)
             ).fetchone()
             if row is None:
                 raise not_found(session_id)
             first = int(max(row[0], min(before_seq, row[1] + 1)))
             conn.execute("DELETE FROM events WHERE session_id = ? AND seq < ?", (session_id, first))
+            # the last seq is stored: the rows that gave it may all be gone
             conn.execute(
-                "UPDATE streams SET first_seq = ? WHERE session_id = ?", (first, session_id)
+                "UPDATE streams SET first_seq = ?, last_seq = ? WHERE session_id = ?",
+                (first, row[1], session_id),
             )
             conn.execute("COMMIT")
             return first
@@ -377,7 +382,7 @@ class SqliteEventLog(EventLog):
 
         def query(conn: sqlite3.Connection) -> list[Event]:
             rows = conn.execute(_COLUMNS_PAGE, (session_id, after, upto, limit)).fetchall()
-            return [make_event(seq, epoch, ts, kind, body) for seq, ts, kind, body in rows]
+            return [row_event(seq, epoch, *rest) for seq, *rest in rows]
 
         return await reader.submit(query)
 
@@ -431,7 +436,7 @@ class SqliteEventLog(EventLog):
 
 _text_of = itemgetter(2)
 _COLUMNS_PAGE = (
-    "SELECT seq, timestamp, event_type, payload FROM events"
+    "SELECT seq, timestamp, event_type, payload, json FROM events"
     " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 )
 
@@ -454,21 +459,28 @@ def _tail_page(head: _Head, after: int, limit: int) -> list[Event] | None:
 def _format_entries(
     conn: sqlite3.Connection, epoch: str, where: tuple[str, int, int, int]
 ) -> list[StoredEntry]:
-    """A page of entries with their text built from the stored columns (rows appended before
-    ``events.json`` existed)."""
+    """A page of entries with their text built from the stored columns where ``events.json`` is
+    NULL (rows appended before it existed)."""
     rows = conn.execute(_COLUMNS_PAGE, where).fetchall()
     text, entry, epoch_json = stored_event_json, new_stored_entry, json.dumps(epoch)
     return [
-        entry((seq, epoch, text(seq, epoch_json, ts, kind, body))) for seq, ts, kind, body in rows
+        entry((seq, epoch, wire if wire is not None else text(seq, epoch_json, ts, kind, body)))
+        for seq, ts, kind, body, wire in rows
     ]
 
 
 def _load_heads(conn: sqlite3.Connection) -> list[tuple[str, str, float, int, int, str]]:
     rows = conn.execute(
-        "SELECT session_id, epoch, created_at, first_seq, last_seq, meta FROM streams"
+        f"SELECT session_id, epoch, created_at, first_seq, {LAST_SEQ}, meta FROM streams"
         " ORDER BY rowid"
     ).fetchall()
     return [(str(a), str(b), float(c), int(d), int(e), str(f)) for a, b, c, d, e, f in rows]
+
+
+def _versioned_heads(
+    conn: sqlite3.Connection,
+) -> tuple[int, list[tuple[str, str, float, int, int, str]]]:
+    return _data_version(conn), _load_heads(conn)
 
 
 def _data_version(conn: sqlite3.Connection) -> int:

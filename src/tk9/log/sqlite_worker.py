@@ -1,10 +1,16 @@
 """The SQLite event log's threads: one ``sqlite3`` connection each, jobs run in order.
 
 The writer group-commits appends: every append waiting in its queue (up to ``MAX_BATCH``) goes
-into one ``BEGIN IMMEDIATE`` transaction, where each gets ``seq = last_seq + 1``. Results are
-handed back to the event loop with ``call_soon_threadsafe``; there a job's ``on_commit`` runs
-first — in commit order and even if the awaiting coroutine was cancelled — and then its future
-is resolved. See :mod:`tk9.log.sqlite` for the whole design.
+into one ``BEGIN IMMEDIATE`` transaction, where each gets ``seq = last + 1`` (:data:`HEAD`).
+Results are handed back to the event loop with ``call_soon_threadsafe``; there a job's
+``on_commit`` runs first — in commit order and even if the awaiting coroutine was cancelled —
+and then its future is resolved. See :mod:`tk9.log.sqlite` for the whole design.
+
+A commit writes as few pages as it can, since each one is a WAL frame written and fsynced
+(issue 9): an append inserts its ``events`` row only — the payload once, inside the wire text
+``json`` (``payload`` is ``''``) — and leaves ``streams.last_seq`` alone; a stream's last
+``seq`` is the larger of that column and its newest row (:data:`LAST_SEQ`), and ``trim``, which
+may delete every row, stores it.
 """
 
 from __future__ import annotations
@@ -48,9 +54,22 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 """``events.json`` is the entry's wire text (:meth:`Event.to_json`), written by the append so a
-replay fetches one column and formats nothing. NULL in rows appended before the column existed
-(a data directory from an older tk9: :func:`migrate` adds the column); readers format those
-from the other columns."""
+replay fetches one column and formats nothing; ``events.payload`` is then ``''`` (the payload
+is inside ``json``: stored once). Rows appended by an older tk9 have ``json`` NULL (the column
+did not exist: :func:`migrate` adds it) or ``json`` and ``payload`` both; readers take the
+payload from ``payload`` when it is not empty, else from ``json`` (:func:`row_event`).
+``streams.last_seq`` is a floor, not the head: see :data:`LAST_SEQ`."""
+
+LAST_SEQ = (
+    "max(last_seq, coalesce("
+    "(SELECT max(seq) FROM events WHERE events.session_id = streams.session_id), 0))"
+)
+"""A stream's last ``seq`` as SQL over a ``streams`` row: its newest event (one B-tree descent
+of the ``(session_id, seq)`` key), or ``streams.last_seq`` if larger — set by ``trim``, which may
+delete every row, and by an older tk9 that updated it on every append."""
+
+HEAD = f"SELECT epoch, {LAST_SEQ} FROM streams WHERE session_id = ?"
+"""A stream's epoch and last ``seq``, read by the append transaction."""
 
 
 @dataclass(slots=True)
@@ -190,9 +209,7 @@ class Worker:
                 assert a is not None
                 head = heads.get(a.session_id)
                 if head is None:
-                    row = conn.execute(
-                        "SELECT epoch, last_seq FROM streams WHERE session_id = ?", (a.session_id,)
-                    ).fetchone()
+                    row = conn.execute(HEAD, (a.session_id,)).fetchone()
                     if row is None:
                         outcomes.append((None, not_found(a.session_id)))
                         continue
@@ -201,22 +218,11 @@ class Worker:
                 event = make_event(seq, head[0], a.timestamp, a.event_type, a.payload)
                 conn.execute(
                     "INSERT INTO events (session_id, seq, timestamp, event_type, payload, json)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        a.session_id,
-                        seq,
-                        a.timestamp,
-                        a.event_type.value,
-                        a.payload,
-                        event.to_json(),
-                    ),
+                    " VALUES (?, ?, ?, ?, '', ?)",
+                    (a.session_id, seq, a.timestamp, a.event_type.value, event.to_json()),
                 )
                 heads[a.session_id] = (head[0], seq)
                 outcomes.append((event, None))
-            conn.executemany(
-                "UPDATE streams SET last_seq = ? WHERE session_id = ?",
-                [(last, sid) for sid, (_, last) in heads.items()],
-            )
             conn.execute("COMMIT")
             self.append_transactions += 1
         except Exception as exc:
@@ -293,3 +299,15 @@ def not_found(session_id: str) -> SessionNotFound:
 
 def make_event(seq: int, epoch: str, ts: float, kind: EventType | str, payload: str) -> Event:
     return Event.from_stored(seq, epoch, ts, EventType(kind), payload)
+
+
+_PAYLOAD_KEY = '"payload":'
+
+
+def row_event(seq: int, epoch: str, ts: float, kind: str, payload: str, text: str | None) -> Event:
+    """The event of an ``events`` row: its payload from ``payload``, or, when that is ``''``,
+    from the wire text — its last member, so the text after the first ``"payload":`` (which
+    cannot occur inside a JSON string: a quote there is escaped) up to the closing brace."""
+    if not payload and text is not None:
+        payload = text[text.index(_PAYLOAD_KEY) + len(_PAYLOAD_KEY) : -1]
+    return make_event(seq, epoch, ts, kind, payload)
