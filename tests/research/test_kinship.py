@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from tk9.research.documents import Document
-from tk9.research.kinship import FOUND_KIN, centroid, telling, with_found_kin
+from tk9.research.kinship import FOUND_KIN, ROUNDS, centroid, telling, with_found_kin
 from tk9.research.pipeline import Pipeline
 from tk9.research.relevance import judge
 from tk9.research.semantic import Matrix, dense
@@ -54,7 +54,7 @@ def test_a_document_naming_the_subject_close_to_what_was_found_is_on_it() -> Non
             unit(1.0, 0.2, 0.0),  # the own article and the horizon: the found set
             unit(1.0, -0.2, 0.0),
             unit(1.0, 0.0, 1.1),  # supernova: 0.67 from their centroid
-            unit(1.0, 0.0, 2.0),  # white dwarf: 0.45, below FOUND_KIN
+            unit(1.0, 0.0, -2.0),  # white dwarf: 0.45, below FOUND_KIN, and further after
             unit(1.0, 0.0, 0.5),  # nebula: close, but never names a black hole
         ]
     )
@@ -170,3 +170,20 @@ def test_the_browser_judges_with_the_found_documents_as_a_second_description() -
     judged, _ = Pipeline._judge(browser, parse("Black holes"), candidates, set())  # type: ignore[arg-type]
     on = {j.document.title: j.found_kin for j in judged if j.on_subject}
     assert on == {"Black hole": False, "Event horizon": False, "Supernova": True}
+
+
+def test_what_was_found_in_the_first_round_shapes_the_second() -> None:
+    s = parse("Black holes")
+    docs = [HOLE, HORIZON, SUPERNOVA, DWARF]
+    judged = judge(s, docs, [0.80, 0.60, 0.31, 0.28], [0.80, 0.60, 0.31, 0.28])
+    rows = vectors(
+        [
+            unit(1.0, 0.0, 0.0),
+            unit(1.0, 0.0, 0.0),
+            unit(1.0, 1.0, 0.0),  # 0.71 from the first centroid
+            unit(0.3, 1.0, 0.0),  # 0.29 from it, 0.52 once the supernova is found
+        ]
+    )
+    out = with_found_kin(s, judged, docs, rows, limit=14)
+    assert [j.found_kin for j in out] == [False, False, True, True]
+    assert ROUNDS == 2
