@@ -27,6 +27,7 @@ from tk9.research.documents import Document
 from tk9.research.emitter import Emitter
 from tk9.research.engine import Engine
 from tk9.research.extractive import ExtractiveEngine
+from tk9.research.kinship import with_found_kin
 from tk9.research.publish import render_all, write_atomic
 from tk9.research.relevance import (
     Judged,
@@ -252,6 +253,8 @@ class Pipeline:
             None if kin is None else [float(v) for v in kin],
             named,
         )
+        # what names the subject and resembles the documents found on it (:mod:`.kinship`)
+        judged = with_found_kin(understood, judged, candidates, docs, INITIAL_SOURCES)
         return judged, sims[1:]
 
     # --- Editor: title and outline -------------------------------------------------------

@@ -171,6 +171,13 @@ class Judged:
     named: bool = False
     """On the subject because the subject's own article names it and it is close in meaning
     to that article (:data:`NAMED_KIN`), though it may never name the subject."""
+    barred: bool = False
+    """Kept out by how it names the subject, whatever its meaning: a numbered sibling, a
+    narrowed title far from the subject's article, a mention without the narrowing words, only
+    compared or dated, or a work that depicts it (see :func:`judge`)."""
+    found_kin: bool = False
+    """On the subject because it names it and resembles the documents found on it
+    (:mod:`.kinship`), though not close enough to the subject's own words."""
 
     @property
     def score(self) -> float:
@@ -348,13 +355,14 @@ def judge(
         sim = None if similarity is None else float(similarity[i])
         kin = 1.0 if main_similarity is None else float(main_similarity[i])
         context = linked = False
-        if not main and (
+        barred = not main and (
             numbered_sibling(subject, doc)
             or (kin < NARROWER_KIN and narrower(subject, doc))
             or (narrowing and held < 1 and not holds_qualifiers(subject, doc))
             or (held == 0.5 and only_compared(subject, doc))
             or (held < 1 and depicts_only(subject, doc))
-        ):
+        )
+        if barred:
             ok = False
         elif sim is None:
             ok = main or (held >= 0.5 and share >= LEXICAL_ON - _EPSILON)
@@ -369,6 +377,6 @@ def judge(
             context = (
                 not ok and held >= 0.5 and sim >= CONTEXT_CLOSE and sim >= best - CONTEXT_SPREAD
             )
-        out.append(Judged(doc, share, sim, main, ok, held, context, linked))
+        out.append(Judged(doc, share, sim, main, ok, held, context, linked, barred))
     order = sorted(range(len(out)), key=lambda i: (not out[i].main, -out[i].score, i))
     return [out[i] for i in order]
