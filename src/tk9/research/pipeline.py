@@ -425,7 +425,11 @@ class Pipeline:
         about = [
             f"{coverage.summary()} The report quotes {counted(len(cited), 'source')} of "
             f"{counted(on_subject, 'document')} the corpus holds on the subject"
-            + (f" and {counted(named, 'document')} that name it" if named else "")
+            + (
+                f" and {counted(named, 'document')} that {'names' if named == 1 else 'name'} it"
+                if named
+                else ""
+            )
             + f" ({prose:,} words of prose)."
         ]
         if named:
