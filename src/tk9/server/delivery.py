@@ -152,8 +152,7 @@ class Viewer:
     async def send_outputs(self, outputs: list[Output]) -> int:
         """Write outputs in order; returns how many events went out. Raises :class:`Closed`."""
         if len(outputs) == 1 and type(outputs[0]) is AckObserved:  # most client frames
-            if outputs[0].lag is not None:
-                self.ctx.metrics.delivery_lag.observe(outputs[0].lag)
+            self.observe(outputs[0])
             return 0
         events = 0
         port = self.port
@@ -163,8 +162,7 @@ class Viewer:
                 if isinstance(out, Close):
                     raise Closed(out)
                 if isinstance(out, AckObserved):
-                    if out.lag is not None:
-                        self.ctx.metrics.delivery_lag.observe(out.lag)
+                    self.observe(out)
                     continue
                 batch: Sequence[Entry] | None = None
                 if isinstance(out, EventFrame):
@@ -190,6 +188,11 @@ class Viewer:
             self.conn.sent(events, self.ctx.clock.monotonic())
             self.delivered.inc(events)
         return events
+
+    def observe(self, ack: AckObserved) -> None:
+        """An ack arrived: its lag (send -> ack) goes to the delivery-lag metric."""
+        if ack.lag is not None:
+            self.ctx.metrics.delivery_lag.observe(ack.lag)
 
     async def _write(self, data: Data) -> None:
         fut = start_send(self.port.send(data))

@@ -147,8 +147,7 @@ class WsDriver:
         for out in outputs:
             if not isinstance(out, AckObserved):
                 return False  # a close: the reader, handed this frame, ends the connection
-            if out.lag is not None:
-                self.ctx.metrics.delivery_lag.observe(out.lag)
+            self.viewer.observe(out)
         return True
 
     async def run(self) -> str:
