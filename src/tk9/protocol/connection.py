@@ -85,6 +85,15 @@ class AckObserved:
 Output = ServerFrameOut | Close | AckObserved
 
 
+def _plain_ack_seq(raw: object) -> int | None:
+    """The ``seq`` of exactly ``{"type": "ack", "seq": N}`` with ``N`` an int >= 0, else
+    ``None`` (anything else goes through the full validation)."""
+    if type(raw) is not dict or len(raw) != 2 or raw.get("type") != "ack":
+        return None
+    seq = raw.get("seq")
+    return seq if type(seq) is int and seq >= 0 else None
+
+
 @dataclass(slots=True)
 class _Heartbeat:
     last_ping_at: float
@@ -286,13 +295,10 @@ class ServerConnection:
         if self.closed is not None or len(data) > 64:
             return None
         try:
-            raw = json.loads(data)
+            seq = _plain_ack_seq(json.loads(data))
         except ValueError:
             return None
-        if type(raw) is not dict or len(raw) != 2 or raw.get("type") != "ack":
-            return None
-        seq = raw.get("seq")
-        if type(seq) is not int or seq < 0:
+        if seq is None:
             return None
         self._heard(now)
         return self._on_ack(seq, now)
@@ -328,11 +334,10 @@ class ServerConnection:
             raise ProtocolError(
                 f"unknown frame type {raw['type'][:32]!r}", CloseCode.UNKNOWN_FRAME_TYPE
             )
-        if raw["type"] == "ack" and len(raw) == 2:
-            # the frame a viewer sends most: a valid one skips the generic validator
-            seq = raw.get("seq")
-            if type(seq) is int and seq >= 0:
-                return seq  # no model built per ack
+        # the frame a viewer sends most: a valid one skips the generic validator
+        seq = _plain_ack_seq(raw)
+        if seq is not None:
+            return seq  # no model built per ack
         try:
             return CLIENT_FRAME.validate_python(raw)
         except ValidationError as exc:
