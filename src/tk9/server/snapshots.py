@@ -85,7 +85,7 @@ class SnapshotCache:
                 if not events:
                     break
                 state = fold(events, state)
-            if state.seq - self._saved.get(session_id, self._phase(session_id)) >= self._save_every:
+            if state.seq - self._saved_at(session_id) >= self._save_every:
                 await self.store.save(state)
                 self._saved[session_id] = state.seq
             self._keep(session_id, state)
@@ -123,7 +123,13 @@ class SnapshotCache:
 
     def due(self, session_id: str, last_seq: int) -> bool:
         """True when the stored snapshot is ``save_every`` or more events behind ``last_seq``."""
-        return last_seq - self._saved.get(session_id, self._phase(session_id)) >= self._save_every
+        return last_seq - self._saved_at(session_id) >= self._save_every
+
+    def _saved_at(self, session_id: str) -> int:
+        """Seq the stored snapshot is counted from (its phase before the first one: no hash
+        per append once a session has a count)."""
+        saved = self._saved.get(session_id)
+        return self._phase(session_id) if saved is None else saved
 
     def _phase(self, session_id: str) -> int:
         """Where a session's first stored snapshot is counted from: a ``k`` in
