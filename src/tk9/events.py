@@ -274,6 +274,30 @@ class Event(BaseModel):
         _set(event, "__pydantic_private__", {"_json": text})
         return event
 
+    @classmethod
+    def from_text(cls, seq: int, epoch: str, text: str) -> Event:
+        """The event whose :meth:`to_json` is ``text``, text a log wrote itself (trusted: not
+        validated). A log keeps recent entries as ``(seq, epoch, text)`` tuples, which the
+        cyclic collector stops tracking, and builds the event only when a reader asks."""
+        fields = json.loads(text)
+        event = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(
+            event,
+            "__dict__",
+            {
+                "seq": seq,
+                "epoch": epoch,
+                "timestamp": fields["timestamp"],
+                "event_type": EventType(fields["event_type"]),
+                "payload": fields["payload"],
+            },
+        )
+        _set(event, "__pydantic_fields_set__", _ALL_FIELDS.copy())
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", {"_json": text})
+        return event
+
     def __eq__(self, other: object) -> bool:
         """Equal fields: the cached JSON text (:meth:`to_json`) is not part of an event."""
         if isinstance(other, Event):

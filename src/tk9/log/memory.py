@@ -9,7 +9,9 @@ property test compare SQLite with it). Rules shared by every backend, decided he
 * ``update_meta`` merges top-level keys (``dict.update``), it does not deep-merge.
 * ``list_streams`` is newest *created* first.
 * Payloads and meta are stored as their JSON text and read back with ``json.loads`` so every
-  backend returns identical values. Callers must not mutate returned payloads.
+  backend returns identical values. Callers must not mutate returned payloads. Entries are
+  kept as ``(seq, epoch, text)`` tuples, which the cyclic collector stops tracking: a long
+  session's events are not walked by every collection (see :mod:`tk9.log.sqlite`'s tail).
 * ``wait`` on a deleted session raises ``SessionNotFound``; after ``close`` it returns ``False``.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 
 from tk9.clock import Clock, SystemClock
 from tk9.errors import Conflict, SessionNotFound
-from tk9.events import Event, EventType
+from tk9.events import Entry, Event, EventType, new_stored_entry
 from tk9.log.base import (
     EventLog,
     StreamInfo,
@@ -49,8 +51,9 @@ class _Stream:
     created_at: float
     meta: dict[str, Any]
     first_seq: int = 1
-    events: list[Event] = field(default_factory=list)
-    """Entries ``first_seq .. last_seq``, so ``events[i].seq == first_seq + i``."""
+    events: list[tuple[int, str, str]] = field(default_factory=list)
+    """Entries ``first_seq .. last_seq`` as ``(seq, epoch, text)``, so ``events[i][0] ==
+    first_seq + i``."""
 
     @property
     def last_seq(self) -> int:
@@ -118,7 +121,7 @@ class MemoryEventLog(EventLog):
             event_type=kind,
             payload=body,
         )
-        stream.events.append(event)
+        stream.events.append((event.seq, event.epoch, event.to_json()))
         self._notifier.notify(session_id, (event,))
         return event
 
@@ -126,7 +129,13 @@ class MemoryEventLog(EventLog):
         stream = self._get(session_id)
         check_cursor(after, limit)
         start = max(0, after + 1 - stream.first_seq)
-        return stream.events[start : start + limit]
+        return [_from_text(*kept) for kept in stream.events[start : start + limit]]
+
+    async def read_entries(self, session_id: str, after: int, limit: int = 1000) -> Sequence[Entry]:
+        stream = self._get(session_id)
+        check_cursor(after, limit)
+        start = max(0, after + 1 - stream.first_seq)
+        return list(map(new_stored_entry, stream.events[start : start + limit]))
 
     def listen(
         self, session_id: str, listener: Callable[[Sequence[Event] | None], None]
@@ -154,3 +163,6 @@ class MemoryEventLog(EventLog):
             del stream.events[: target - stream.first_seq]
             stream.first_seq = target
         return stream.info(session_id)
+
+
+_from_text = Event.from_text

@@ -69,6 +69,9 @@ WATCH_INTERVAL = 0.5
 """Seconds between two checks for commits by other processes."""
 
 
+_Cached = tuple[int, str, str]
+
+
 @dataclass(slots=True)
 class _Head:
     """The in-memory mirror of one ``streams`` row plus its tail cache."""
@@ -78,7 +81,13 @@ class _Head:
     first_seq: int
     last_seq: int
     meta: dict[str, Any]
-    tail: deque[Event] = field(default_factory=deque)
+    tail: deque[_Cached] = field(default_factory=deque)
+    """The newest entries as ``(seq, epoch, text)``: plain tuples of a number and two strings,
+    which the cyclic collector untracks at their first collection. Cached events (a pydantic
+    object and its payload's dicts and lists each) stayed tracked, were walked by every
+    collection for as long as they were cached, and made each young and middle collection a
+    10–130 ms stall of every live stream (docs/benchmarks.md, "The tail cache and the
+    collector")."""
 
     def info(self, session_id: str) -> StreamInfo:
         return stream_info(session_id, self)
@@ -175,7 +184,7 @@ class SqliteEventLog(EventLog):
             known.add(sid)
             head = self._heads.get(sid)
             if head is None or head.epoch != epoch:
-                tail: deque[Event] = deque(maxlen=self._tail_size)
+                tail: deque[_Cached] = deque(maxlen=self._tail_size)
                 self._heads[sid] = _Head(epoch, created, first, last, json.loads(meta), tail)
                 self._notifier.notify(sid)
                 continue
@@ -225,7 +234,7 @@ class SqliteEventLog(EventLog):
         writer, _ = self._workers()
         if session_id in self._heads:
             raise Conflict(f"session {session_id!r} already exists", session_id=session_id)
-        tail: deque[Event] = deque(maxlen=self._tail_size)
+        tail: deque[_Cached] = deque(maxlen=self._tail_size)
         head = _Head(new_epoch(), self._clock.wall(), 1, 0, json.loads(meta_json), tail)
         row = (session_id, head.epoch, head.created_at, 1, 0, meta_json)
 
@@ -320,7 +329,7 @@ class SqliteEventLog(EventLog):
         def mirror(first: int) -> None:
             if (head := self._heads.get(session_id)) is not None:
                 head.first_seq = first
-                while head.tail and head.tail[0].seq < first:
+                while head.tail and head.tail[0][0] < first:
                     head.tail.popleft()
 
         await writer.submit(cut, mirror)
@@ -367,7 +376,7 @@ class SqliteEventLog(EventLog):
         if event.seq != head.last_seq + 1:
             head.tail.clear()  # never happens with one writer; keep the cache contiguous anyway
         head.last_seq = event.seq
-        head.tail.append(event)
+        head.tail.append((event.seq, event.epoch, event.to_json()))
         self._notifier.notify(sid, (event,))
 
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
@@ -375,7 +384,7 @@ class SqliteEventLog(EventLog):
         check_cursor(after, limit)
         page = _tail_page(head, after, limit)
         if page is not None:
-            return page
+            return [_from_text(*cached) for cached in page]
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
@@ -395,7 +404,7 @@ class SqliteEventLog(EventLog):
         check_cursor(after, limit)
         page = _tail_page(head, after, limit)
         if page is not None:
-            return page
+            return list(map(new_stored_entry, page))
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
@@ -435,22 +444,23 @@ class SqliteEventLog(EventLog):
 
 
 _text_of = itemgetter(2)
+_from_text = Event.from_text
 _COLUMNS_PAGE = (
     "SELECT seq, timestamp, event_type, payload, json FROM events"
     " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 )
 
 
-def _tail_page(head: _Head, after: int, limit: int) -> list[Event] | None:
+def _tail_page(head: _Head, after: int, limit: int) -> list[_Cached] | None:
     """The page after ``after`` from memory — ``[]`` at the head, the tail cache's entries when
     it reaches back to the cursor or holds every readable entry (a young session: a new viewer
     replaying from 0 costs no query) — or ``None`` when the database must be read."""
     if after >= head.last_seq:
         return []
     tail = head.tail
-    if not tail or (after + 1 < tail[0].seq and tail[0].seq > head.first_seq):
+    if not tail or (after + 1 < tail[0][0] and tail[0][0] > head.first_seq):
         return None
-    start = max(0, after + 1 - tail[0].seq)
+    start = max(0, after + 1 - tail[0][0])
     # index, don't islice: a deque walks to an index from its nearer end, and live viewers
     # read just behind the head
     return [tail[i] for i in range(start, min(len(tail), start + limit))]
