@@ -54,7 +54,6 @@ def serve(
 ) -> None:
     """Start the service (API, live streams and the dashboard)."""
     import gc
-    import sys
 
     import uvicorn
 
@@ -74,11 +73,6 @@ def serve(
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
-    # The SQLite writer thread needs the GIL back after each commit's fsync; with the main
-    # thread busy it waits up to the switch interval (5 ms by default) before the loop hears
-    # of the commit. 1 ms takes that wait off a live event's latency (docs/benchmarks.md,
-    # "The tail cache and the collector").
-    sys.setswitchinterval(0.001)
     config = uvicorn.Config(
         app,
         host=settings.host,
