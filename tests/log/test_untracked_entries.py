@@ -3,8 +3,8 @@
 A pydantic event and its payload's dicts and lists are tracked objects; a log that kept them
 (the SQLite tail cache, the memory log's whole stream) made every young and middle collection
 walk them, a stall of every live stream at high append rates (docs/benchmarks.md, "The tail
-cache and the collector"). The logs keep ``(seq, epoch, text)`` tuples, which one collection
-untracks, and build events only for a reader.
+cache and the collector"). The logs keep each entry's JSON text, which the collector does not
+track, and build events only for a reader.
 """
 
 from __future__ import annotations

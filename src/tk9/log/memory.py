@@ -10,8 +10,8 @@ property test compare SQLite with it). Rules shared by every backend, decided he
 * ``list_streams`` is newest *created* first.
 * Payloads and meta are stored as their JSON text and read back with ``json.loads`` so every
   backend returns identical values. Callers must not mutate returned payloads. Entries are
-  kept as ``(seq, epoch, text)`` tuples, which the cyclic collector stops tracking: a long
-  session's events are not walked by every collection (see :mod:`tk9.log.sqlite`'s tail).
+  kept as their JSON text, which the cyclic collector does not track: a long session's
+  events are not walked by every collection (see :mod:`tk9.log.sqlite`'s tail cache).
 * ``wait`` on a deleted session raises ``SessionNotFound``; after ``close`` it returns ``False``.
 """
 
@@ -51,9 +51,9 @@ class _Stream:
     created_at: float
     meta: dict[str, Any]
     first_seq: int = 1
-    events: list[tuple[int, str, str]] = field(default_factory=list)
-    """Entries ``first_seq .. last_seq`` as ``(seq, epoch, text)``, so ``events[i][0] ==
-    first_seq + i``."""
+    events: list[str] = field(default_factory=list)
+    """The JSON text of entries ``first_seq .. last_seq``: ``events[i]`` is entry
+    ``first_seq + i``."""
 
     @property
     def last_seq(self) -> int:
@@ -121,7 +121,7 @@ class MemoryEventLog(EventLog):
             event_type=kind,
             payload=body,
         )
-        stream.events.append((event.seq, event.epoch, event.to_json()))
+        stream.events.append(event.to_json())
         self._notifier.notify(session_id, (event,))
         return event
 
@@ -129,13 +129,17 @@ class MemoryEventLog(EventLog):
         stream = self._get(session_id)
         check_cursor(after, limit)
         start = max(0, after + 1 - stream.first_seq)
-        return [_from_text(*kept) for kept in stream.events[start : start + limit]]
+        seq, epoch = stream.first_seq + start, stream.epoch
+        texts = stream.events[start : start + limit]
+        return [_from_text(seq + i, epoch, text) for i, text in enumerate(texts)]
 
     async def read_entries(self, session_id: str, after: int, limit: int = 1000) -> Sequence[Entry]:
         stream = self._get(session_id)
         check_cursor(after, limit)
         start = max(0, after + 1 - stream.first_seq)
-        return list(map(new_stored_entry, stream.events[start : start + limit]))
+        seq, epoch = stream.first_seq + start, stream.epoch
+        texts = stream.events[start : start + limit]
+        return [new_stored_entry((seq + i, epoch, text)) for i, text in enumerate(texts)]
 
     def listen(
         self, session_id: str, listener: Callable[[Sequence[Event] | None], None]

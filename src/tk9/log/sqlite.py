@@ -69,9 +69,6 @@ WATCH_INTERVAL = 0.5
 """Seconds between two checks for commits by other processes."""
 
 
-_Cached = tuple[int, str, str]
-
-
 @dataclass(slots=True)
 class _Head:
     """The in-memory mirror of one ``streams`` row plus its tail cache."""
@@ -81,13 +78,17 @@ class _Head:
     first_seq: int
     last_seq: int
     meta: dict[str, Any]
-    tail: deque[_Cached] = field(default_factory=deque)
-    """The newest entries as ``(seq, epoch, text)``: plain tuples of a number and two strings,
-    which the cyclic collector untracks at their first collection. Cached events (a pydantic
-    object and its payload's dicts and lists each) stayed tracked, were walked by every
-    collection for as long as they were cached, and made each young and middle collection a
-    10–130 ms stall of every live stream (docs/benchmarks.md, "The tail cache and the
-    collector")."""
+    tail: deque[str] = field(default_factory=deque)
+    """The JSON text of the newest entries, ending at ``last_seq`` (so ``tail[i]`` is entry
+    ``last_seq - len(tail) + 1 + i``). Strings are not tracked by the cyclic collector at all;
+    cached events (a pydantic object and its payload's dicts and lists each) were walked by
+    every collection for as long as they were cached, and made each young and middle
+    collection a 10–130 ms stall of every live stream (docs/benchmarks.md, "The tail cache
+    and the collector")."""
+
+    def cached_from(self) -> int:
+        """The seq of the oldest cached entry (``last_seq + 1`` when none is)."""
+        return self.last_seq - len(self.tail) + 1
 
     def info(self, session_id: str) -> StreamInfo:
         return stream_info(session_id, self)
@@ -184,7 +185,7 @@ class SqliteEventLog(EventLog):
             known.add(sid)
             head = self._heads.get(sid)
             if head is None or head.epoch != epoch:
-                tail: deque[_Cached] = deque(maxlen=self._tail_size)
+                tail: deque[str] = deque(maxlen=self._tail_size)
                 self._heads[sid] = _Head(epoch, created, first, last, json.loads(meta), tail)
                 self._notifier.notify(sid)
                 continue
@@ -234,7 +235,7 @@ class SqliteEventLog(EventLog):
         writer, _ = self._workers()
         if session_id in self._heads:
             raise Conflict(f"session {session_id!r} already exists", session_id=session_id)
-        tail: deque[_Cached] = deque(maxlen=self._tail_size)
+        tail: deque[str] = deque(maxlen=self._tail_size)
         head = _Head(new_epoch(), self._clock.wall(), 1, 0, json.loads(meta_json), tail)
         row = (session_id, head.epoch, head.created_at, 1, 0, meta_json)
 
@@ -329,7 +330,7 @@ class SqliteEventLog(EventLog):
         def mirror(first: int) -> None:
             if (head := self._heads.get(session_id)) is not None:
                 head.first_seq = first
-                while head.tail and head.tail[0][0] < first:
+                for _ in range(min(len(head.tail), first - head.cached_from())):
                     head.tail.popleft()
 
         await writer.submit(cut, mirror)
@@ -376,7 +377,7 @@ class SqliteEventLog(EventLog):
         if event.seq != head.last_seq + 1:
             head.tail.clear()  # never happens with one writer; keep the cache contiguous anyway
         head.last_seq = event.seq
-        head.tail.append((event.seq, event.epoch, event.to_json()))
+        head.tail.append(event.to_json())
         self._notifier.notify(sid, (event,))
 
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
@@ -384,7 +385,7 @@ class SqliteEventLog(EventLog):
         check_cursor(after, limit)
         page = _tail_page(head, after, limit)
         if page is not None:
-            return [_from_text(*cached) for cached in page]
+            return [_from_text(seq, head.epoch, text) for seq, text in page]
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
@@ -404,7 +405,8 @@ class SqliteEventLog(EventLog):
         check_cursor(after, limit)
         page = _tail_page(head, after, limit)
         if page is not None:
-            return list(map(new_stored_entry, page))
+            epoch = head.epoch
+            return [new_stored_entry((seq, epoch, text)) for seq, text in page]
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
@@ -451,19 +453,20 @@ _COLUMNS_PAGE = (
 )
 
 
-def _tail_page(head: _Head, after: int, limit: int) -> list[_Cached] | None:
+def _tail_page(head: _Head, after: int, limit: int) -> list[tuple[int, str]] | None:
     """The page after ``after`` from memory — ``[]`` at the head, the tail cache's entries when
     it reaches back to the cursor or holds every readable entry (a young session: a new viewer
     replaying from 0 costs no query) — or ``None`` when the database must be read."""
     if after >= head.last_seq:
         return []
     tail = head.tail
-    if not tail or (after + 1 < tail[0][0] and tail[0][0] > head.first_seq):
+    first = head.cached_from()
+    if not tail or (after + 1 < first and first > head.first_seq):
         return None
-    start = max(0, after + 1 - tail[0][0])
+    start = max(0, after + 1 - first)
     # index, don't islice: a deque walks to an index from its nearer end, and live viewers
     # read just behind the head
-    return [tail[i] for i in range(start, min(len(tail), start + limit))]
+    return [(first + i, tail[i]) for i in range(start, min(len(tail), start + limit))]
 
 
 def _format_entries(
