@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
@@ -277,8 +277,8 @@ class Event(BaseModel):
     @classmethod
     def from_text(cls, seq: int, epoch: str, text: str) -> Event:
         """The event whose :meth:`to_json` is ``text``, text a log wrote itself (trusted: not
-        validated). A log keeps recent entries as ``(seq, epoch, text)`` tuples, which the
-        cyclic collector stops tracking, and builds the event only when a reader asks."""
+        validated). A log keeps recent entries as their JSON text, which the cyclic collector
+        does not track, and builds the event only when a reader asks."""
         fields = json.loads(text)
         event = cls.__new__(cls)
         _set = object.__setattr__
@@ -375,6 +375,19 @@ new_stored_entry: Callable[[tuple[int, str, str]], StoredEntry] = functools.part
     tuple.__new__, StoredEntry
 )
 """``(seq, epoch, text)`` -> :class:`StoredEntry`, with no Python frame per call."""
+
+
+def entries_from_texts(first_seq: int, epoch: str, texts: Sequence[str]) -> list[StoredEntry]:
+    """Consecutive entries kept as their JSON text (``texts[i]`` is entry ``first_seq + i``),
+    for sending."""
+    entry = new_stored_entry
+    return [entry((first_seq + i, epoch, text)) for i, text in enumerate(texts)]
+
+
+def events_from_texts(first_seq: int, epoch: str, texts: Sequence[str]) -> list[Event]:
+    """:func:`entries_from_texts`, as events (each text parsed)."""
+    event = Event.from_text
+    return [event(first_seq + i, epoch, text) for i, text in enumerate(texts)]
 
 
 def stored_event_json(

@@ -25,7 +25,7 @@ from typing import Any
 
 from tk9.clock import Clock, SystemClock
 from tk9.errors import Conflict, SessionNotFound
-from tk9.events import Entry, Event, EventType, new_stored_entry
+from tk9.events import Entry, Event, EventType, entries_from_texts, events_from_texts
 from tk9.log.base import (
     EventLog,
     StreamInfo,
@@ -58,6 +58,12 @@ class _Stream:
     @property
     def last_seq(self) -> int:
         return self.first_seq + len(self.events) - 1
+
+    def page(self, after: int, limit: int) -> tuple[int, str, list[str]]:
+        """The entries after ``after`` (at most ``limit``) as (first seq, epoch, texts)."""
+        check_cursor(after, limit)
+        start = max(0, after + 1 - self.first_seq)
+        return self.first_seq + start, self.epoch, self.events[start : start + limit]
 
     def info(self, session_id: str) -> StreamInfo:
         return stream_info(session_id, self)
@@ -127,19 +133,11 @@ class MemoryEventLog(EventLog):
 
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
         stream = self._get(session_id)
-        check_cursor(after, limit)
-        start = max(0, after + 1 - stream.first_seq)
-        seq, epoch = stream.first_seq + start, stream.epoch
-        texts = stream.events[start : start + limit]
-        return [_from_text(seq + i, epoch, text) for i, text in enumerate(texts)]
+        return events_from_texts(*stream.page(after, limit))
 
     async def read_entries(self, session_id: str, after: int, limit: int = 1000) -> Sequence[Entry]:
         stream = self._get(session_id)
-        check_cursor(after, limit)
-        start = max(0, after + 1 - stream.first_seq)
-        seq, epoch = stream.first_seq + start, stream.epoch
-        texts = stream.events[start : start + limit]
-        return [new_stored_entry((seq + i, epoch, text)) for i, text in enumerate(texts)]
+        return entries_from_texts(*stream.page(after, limit))
 
     def listen(
         self, session_id: str, listener: Callable[[Sequence[Event] | None], None]
@@ -167,6 +165,3 @@ class MemoryEventLog(EventLog):
             del stream.events[: target - stream.first_seq]
             stream.first_seq = target
         return stream.info(session_id)
-
-
-_from_text = Event.from_text

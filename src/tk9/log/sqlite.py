@@ -47,6 +47,8 @@ from tk9.events import (
     Event,
     EventType,
     StoredEntry,
+    entries_from_texts,
+    events_from_texts,
     new_stored_entry,
     stored_event_json,
 )
@@ -385,7 +387,7 @@ class SqliteEventLog(EventLog):
         check_cursor(after, limit)
         page = _tail_page(head, after, limit)
         if page is not None:
-            return [_from_text(seq, head.epoch, text) for seq, text in page]
+            return events_from_texts(*page)
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
@@ -405,8 +407,7 @@ class SqliteEventLog(EventLog):
         check_cursor(after, limit)
         page = _tail_page(head, after, limit)
         if page is not None:
-            epoch = head.epoch
-            return [new_stored_entry((seq, epoch, text)) for seq, text in page]
+            return entries_from_texts(*page)
         _, reader = self._workers()
         self._db_reads += 1
         epoch, upto = head.epoch, head.last_seq
@@ -446,19 +447,19 @@ class SqliteEventLog(EventLog):
 
 
 _text_of = itemgetter(2)
-_from_text = Event.from_text
 _COLUMNS_PAGE = (
     "SELECT seq, timestamp, event_type, payload, json FROM events"
     " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 )
 
 
-def _tail_page(head: _Head, after: int, limit: int) -> list[tuple[int, str]] | None:
-    """The page after ``after`` from memory — ``[]`` at the head, the tail cache's entries when
-    it reaches back to the cursor or holds every readable entry (a young session: a new viewer
-    replaying from 0 costs no query) — or ``None`` when the database must be read."""
+def _tail_page(head: _Head, after: int, limit: int) -> tuple[int, str, list[str]] | None:
+    """The page after ``after`` from memory as (first seq, epoch, texts) — none at the head,
+    the tail cache's entries when it reaches back to the cursor or holds every readable entry
+    (a young session: a new viewer replaying from 0 costs no query) — or ``None`` when the
+    database must be read."""
     if after >= head.last_seq:
-        return []
+        return after + 1, head.epoch, []
     tail = head.tail
     first = head.cached_from()
     if not tail or (after + 1 < first and first > head.first_seq):
@@ -466,7 +467,8 @@ def _tail_page(head: _Head, after: int, limit: int) -> list[tuple[int, str]] | N
     start = max(0, after + 1 - first)
     # index, don't islice: a deque walks to an index from its nearer end, and live viewers
     # read just behind the head
-    return [(first + i, tail[i]) for i in range(start, min(len(tail), start + limit))]
+    texts = [tail[i] for i in range(start, min(len(tail), start + limit))]
+    return first + start, head.epoch, texts
 
 
 def _format_entries(
