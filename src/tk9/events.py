@@ -253,26 +253,10 @@ class Event(BaseModel):
         :meth:`model_dump_json` would produce (key order and values; a float may be spelled
         differently, e.g. ``1e+16`` for ``1e16``).
         """
-        event = cls.__new__(cls)
-        _set = object.__setattr__
-        _set(
-            event,
-            "__dict__",
-            {
-                "seq": seq,
-                "epoch": epoch,
-                "timestamp": timestamp,
-                "event_type": event_type,
-                "payload": json.loads(payload_json),
-            },
-        )
-        _set(event, "__pydantic_fields_set__", _ALL_FIELDS.copy())
-        _set(event, "__pydantic_extra__", None)
         text = stored_event_json(
             seq, _json_string(epoch), timestamp, event_type.value, payload_json
         )
-        _set(event, "__pydantic_private__", {"_json": text})
-        return event
+        return cls._trusted(seq, epoch, timestamp, event_type, json.loads(payload_json), text)
 
     @classmethod
     def from_text(cls, seq: int, epoch: str, text: str) -> Event:
@@ -280,19 +264,31 @@ class Event(BaseModel):
         validated). A log keeps recent entries as their JSON text, which the cyclic collector
         does not track, and builds the event only when a reader asks."""
         fields = json.loads(text)
+        kind = EventType(fields["event_type"])
+        return cls._trusted(seq, epoch, fields["timestamp"], kind, fields["payload"], text)
+
+    @classmethod
+    def _trusted(
+        cls,
+        seq: int,
+        epoch: str,
+        timestamp: float,
+        event_type: EventType,
+        payload: dict[str, Any],
+        text: str,
+    ) -> Event:
+        """An event from fields and JSON text a log wrote itself: no validation and no pydantic
+        work (what :meth:`model_construct` does, minus its generic bookkeeping)."""
         event = cls.__new__(cls)
         _set = object.__setattr__
-        _set(
-            event,
-            "__dict__",
-            {
-                "seq": seq,
-                "epoch": epoch,
-                "timestamp": fields["timestamp"],
-                "event_type": EventType(fields["event_type"]),
-                "payload": fields["payload"],
-            },
-        )
+        fields = {
+            "seq": seq,
+            "epoch": epoch,
+            "timestamp": timestamp,
+            "event_type": event_type,
+            "payload": payload,
+        }
+        _set(event, "__dict__", fields)
         _set(event, "__pydantic_fields_set__", _ALL_FIELDS.copy())
         _set(event, "__pydantic_extra__", None)
         _set(event, "__pydantic_private__", {"_json": text})
