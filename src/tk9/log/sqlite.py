@@ -12,13 +12,14 @@ queue (up to ``MAX_BATCH``) into one such transaction, so many concurrent produc
 fsync. An ``append`` returns only after its transaction committed (with ``synchronous=FULL``
 the WAL is fsynced: the entry survives power loss; ``NORMAL`` survives a process crash).
 
-Memory mirror. Every stream's head (epoch, first/last seq, meta) is loaded at :meth:`open` and
-updated on the event loop after each commit, in commit order, whether or not the awaiting
-coroutine is still there (a cancelled ``append`` that committed is still mirrored). ``info``,
-``list_streams`` and ``wait`` are served from it. Each head also keeps a bounded **tail cache**
-(the last ``tail_cache_size`` entries, filled on append), so ``read`` with a recent cursor — the
-live fan-out case — costs no query; older cursors query the reader connection. Reads never
-return entries past the mirrored ``last_seq``, so ``read`` agrees with ``info``.
+Memory mirror (:mod:`tk9.log.sqlite_mirror`). Every stream's head (epoch, first/last seq,
+meta) is loaded at :meth:`open` and updated on the event loop after each commit, in commit
+order, whether or not the awaiting coroutine is still there (a cancelled ``append`` that
+committed is still mirrored). ``info``, ``list_streams`` and ``wait`` are served from it. Each
+head also keeps a bounded **tail cache** (the last ``tail_cache_size`` entries, filled on
+append), so ``read`` with a recent cursor — the live fan-out case — costs no query; older
+cursors query the reader connection. Reads never return entries past the mirrored
+``last_seq``, so ``read`` agrees with ``info``.
 
 Other processes. Appends are safe from several processes (``seq`` is read inside the
 transaction), and the mirror follows them: every ``WATCH_INTERVAL`` seconds the writer
@@ -33,9 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -61,39 +60,23 @@ from tk9.log.base import (
     check_session_id,
     check_timeout,
     encode_json,
-    stream_info,
 )
 from tk9.log.memory import new_epoch
 from tk9.log.notify import SessionNotifier
+from tk9.log.sqlite_mirror import (
+    Head,
+    HeadRow,
+    data_version,
+    head_of,
+    load_heads,
+    merge_heads,
+    tail_page,
+    versioned_heads,
+)
 from tk9.log.sqlite_worker import LAST_SEQ, Append, Synchronous, Worker, not_found, row_event
 
 WATCH_INTERVAL = 0.5
 """Seconds between two checks for commits by other processes."""
-
-
-@dataclass(slots=True)
-class _Head:
-    """The in-memory mirror of one ``streams`` row plus its tail cache."""
-
-    epoch: str
-    created_at: float
-    first_seq: int
-    last_seq: int
-    meta: dict[str, Any]
-    tail: deque[str] = field(default_factory=deque)
-    """The JSON text of the newest entries, ending at ``last_seq`` (so ``tail[i]`` is entry
-    ``last_seq - len(tail) + 1 + i``). Strings are not tracked by the cyclic collector at all;
-    cached events (a pydantic object and its payload's dicts and lists each) were walked by
-    every collection for as long as they were cached, and made each young and middle
-    collection a 10–130 ms stall of every live stream (docs/benchmarks.md, "The tail cache
-    and the collector")."""
-
-    def cached_from(self) -> int:
-        """The seq of the oldest cached entry (``last_seq + 1`` when none is)."""
-        return self.last_seq - len(self.tail) + 1
-
-    def info(self, session_id: str) -> StreamInfo:
-        return stream_info(session_id, self)
 
 
 class SqliteEventLog(EventLog):
@@ -115,7 +98,7 @@ class SqliteEventLog(EventLog):
         self._synchronous: Synchronous = synchronous
         self._tail_size = tail_cache_size
         self._clock: Clock = clock or SystemClock()
-        self._heads: dict[str, _Head] = {}
+        self._heads: dict[str, Head] = {}
         self._notifier = SessionNotifier()
         self._writer: Worker | None = None
         self._reader: Worker | None = None
@@ -151,7 +134,7 @@ class SqliteEventLog(EventLog):
         try:
             # the writer creates the schema first; the heads and the data version are read in
             # one job, so a commit by another process right after is seen by the watcher
-            version, rows = await writer.submit(_versioned_heads)
+            version, rows = await writer.submit(versioned_heads)
         except BaseException:
             await writer.stop()
             raise
@@ -159,10 +142,7 @@ class SqliteEventLog(EventLog):
         reader.start(loop)
         self._writer, self._reader = writer, reader
         self._db_reads = 0
-        self._heads = {
-            sid: _Head(epoch, created, first, last, json.loads(meta), deque(maxlen=self._tail_size))
-            for sid, epoch, created, first, last, meta in rows
-        }
+        self._heads = {row[0]: head_of(row, self._tail_size) for row in rows}
         self._notifier.reopen()
         self._watcher = asyncio.create_task(self._watch(version), name="sqlite-watch")
 
@@ -172,33 +152,17 @@ class SqliteEventLog(EventLog):
         while self._writer is not None:
             writer = self._writer
             try:
-                version = await writer.submit(_data_version)
+                version = await writer.submit(data_version)
                 if version != seen:
-                    await writer.submit(_load_heads, self._merge_heads)
+                    await writer.submit(load_heads, self._merge_heads)
             except Unavailable:  # closed meanwhile
                 return
             seen = version
             await asyncio.sleep(WATCH_INTERVAL)
 
-    def _merge_heads(self, rows: list[tuple[str, str, float, int, int, str]]) -> None:
+    def _merge_heads(self, rows: list[HeadRow]) -> None:
         """Mirror heads read on the writer thread (so in order with this process's commits)."""
-        known = set()
-        for sid, epoch, created, first, last, meta in rows:
-            known.add(sid)
-            head = self._heads.get(sid)
-            if head is None or head.epoch != epoch:
-                tail: deque[str] = deque(maxlen=self._tail_size)
-                self._heads[sid] = _Head(epoch, created, first, last, json.loads(meta), tail)
-                self._notifier.notify(sid)
-                continue
-            head.meta = json.loads(meta)
-            head.first_seq = first
-            if last > head.last_seq:
-                head.last_seq = last
-                head.tail.clear()  # the other process's entries are not cached here
-                self._notifier.notify(sid)
-        for sid in [sid for sid in self._heads if sid not in known]:
-            del self._heads[sid]
+        for sid in merge_heads(self._heads, rows, self._tail_size):
             self._notifier.notify(sid)
 
     async def close(self) -> None:
@@ -220,7 +184,7 @@ class SqliteEventLog(EventLog):
             raise Unavailable("the SQLite event log is not open")
         return self._writer, self._reader
 
-    def _head(self, session_id: str) -> _Head:
+    def _head(self, session_id: str) -> Head:
         # hot path (every read and wait of every viewer): a known id was checked at create,
         # and the map is emptied on close, so only misses need the checks
         head = self._heads.get(session_id) if isinstance(session_id, str) else None
@@ -237,9 +201,8 @@ class SqliteEventLog(EventLog):
         writer, _ = self._workers()
         if session_id in self._heads:
             raise Conflict(f"session {session_id!r} already exists", session_id=session_id)
-        tail: deque[str] = deque(maxlen=self._tail_size)
-        head = _Head(new_epoch(), self._clock.wall(), 1, 0, json.loads(meta_json), tail)
-        row = (session_id, head.epoch, head.created_at, 1, 0, meta_json)
+        row = (session_id, new_epoch(), self._clock.wall(), 1, 0, meta_json)
+        head = head_of(row, self._tail_size)
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
@@ -385,7 +348,7 @@ class SqliteEventLog(EventLog):
     async def read(self, session_id: str, after: int, limit: int = 1000) -> list[Event]:
         head = self._head(session_id)
         check_cursor(after, limit)
-        page = _tail_page(head, after, limit)
+        page = tail_page(head, after, limit)
         if page is not None:
             return events_from_texts(*page)
         _, reader = self._workers()
@@ -405,7 +368,7 @@ class SqliteEventLog(EventLog):
         column existed is built from the other columns instead (same text)."""
         head = self._head(session_id)
         check_cursor(after, limit)
-        page = _tail_page(head, after, limit)
+        page = tail_page(head, after, limit)
         if page is not None:
             return entries_from_texts(*page)
         _, reader = self._workers()
@@ -453,24 +416,6 @@ _COLUMNS_PAGE = (
 )
 
 
-def _tail_page(head: _Head, after: int, limit: int) -> tuple[int, str, list[str]] | None:
-    """The page after ``after`` from memory as (first seq, epoch, texts) — none at the head,
-    the tail cache's entries when it reaches back to the cursor or holds every readable entry
-    (a young session: a new viewer replaying from 0 costs no query) — or ``None`` when the
-    database must be read."""
-    if after >= head.last_seq:
-        return after + 1, head.epoch, []
-    tail = head.tail
-    first = head.cached_from()
-    if not tail or (after + 1 < first and first > head.first_seq):
-        return None
-    start = max(0, after + 1 - first)
-    # index, don't islice: a deque walks to an index from its nearer end, and live viewers
-    # read just behind the head
-    texts = [tail[i] for i in range(start, min(len(tail), start + limit))]
-    return first + start, head.epoch, texts
-
-
 def _format_entries(
     conn: sqlite3.Connection, epoch: str, where: tuple[str, int, int, int]
 ) -> list[StoredEntry]:
@@ -482,21 +427,3 @@ def _format_entries(
         entry((seq, epoch, wire if wire is not None else text(seq, epoch_json, ts, kind, body)))
         for seq, ts, kind, body, wire in rows
     ]
-
-
-def _load_heads(conn: sqlite3.Connection) -> list[tuple[str, str, float, int, int, str]]:
-    rows = conn.execute(
-        f"SELECT session_id, epoch, created_at, first_seq, {LAST_SEQ}, meta FROM streams"
-        " ORDER BY rowid"
-    ).fetchall()
-    return [(str(a), str(b), float(c), int(d), int(e), str(f)) for a, b, c, d, e, f in rows]
-
-
-def _versioned_heads(
-    conn: sqlite3.Connection,
-) -> tuple[int, list[tuple[str, str, float, int, int, str]]]:
-    return _data_version(conn), _load_heads(conn)
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
