@@ -8,13 +8,12 @@ description of the subject (:mod:`tk9.research.kinship`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import SimpleNamespace
 
 import numpy as np
 
+from tk9.research.browse import judge_candidates
 from tk9.research.documents import Document
 from tk9.research.kinship import FOUND_KIN, ROUNDS, centroid, telling, with_found_kin
-from tk9.research.pipeline import Pipeline
 from tk9.research.relevance import judge
 from tk9.research.semantic import Matrix, dense
 from tk9.research.subject import parse, refine, required, weighted
@@ -165,9 +164,8 @@ def test_the_browser_judges_with_the_found_documents_as_a_second_description() -
     def embed(texts: Sequence[str]) -> Matrix:
         return vectors([table[t.split(".")[0]] for t in texts])
 
-    browser = SimpleNamespace(embedder=dense(embed))
     candidates = [HOLE, HORIZON, SUPERNOVA, NEBULA]
-    judged, _ = Pipeline._judge(browser, parse("Black holes"), candidates, set())  # type: ignore[arg-type]
+    judged, _ = judge_candidates(dense(embed), parse("Black holes"), candidates, set())
     on = {j.document.title: j.found_kin for j in judged if j.on_subject}
     assert on == {"Black hole": False, "Event horizon": False, "Supernova": True}
 

@@ -22,6 +22,7 @@ from tk9.events import CoveragePayload, PhraseCoverage, SourceRelevance
 from tk9.research.documents import Document
 from tk9.research.relevance import Judged
 from tk9.research.subject import KeyPhrase, Subject, presence, required
+from tk9.research.text import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +140,41 @@ def describe_corpus(total: int, wiki: bool) -> str:
     if wiki:
         return f"the offline Wikipedia summaries ({total:,} articles)"
     return f"the corpus ({total:,} documents)"
+
+
+def describe_report(
+    coverage: Coverage,
+    subject: Subject,
+    cited: int,
+    on_subject: int,
+    named: int,
+    prose: int,
+    full_report: int,
+) -> str:
+    """The report's "about" paragraph: how its ``cited`` sources cover the subject, of the
+    ``on_subject`` documents the corpus holds on it and ``named`` ones that only name it, how
+    many words of ``prose`` that made, and why it is short (fewer documents on the subject than
+    a ``full_report`` needs) or how the subject was read."""
+    about = [
+        f"{coverage.summary()} The report quotes {counted(cited, 'source')} of "
+        f"{counted(on_subject, 'document')} the corpus holds on the subject"
+        + (
+            f" and {counted(named, 'document')} that {'names' if named == 1 else 'name'} it"
+            if named
+            else ""
+        )
+        + f" ({prose:,} words of prose)."
+    ]
+    if named:
+        about.append(
+            "From a document that only names the subject, the report quotes just the "
+            "sentences that name it."
+        )
+    if on_subject < full_report:
+        about.append(
+            f"The corpus holds only {counted(on_subject, 'document')} on this subject, so "
+            "this report is shorter than a full one (800–1,500 words)."
+        )
+    if subject.framing:
+        about.append(f"The subject was read as asking about: {subject.framing}.")
+    return " ".join(about)

@@ -15,10 +15,12 @@ from pathlib import Path
 from tk9.errors import ResearchError
 from tk9.events import AgentName, AgentStatus, AgentWork, LogLevel, RunStatus, SectionWords
 from tk9.research.appendix import timeline_markdown
+from tk9.research.browse import INITIAL_SOURCES, columns, gather, judge_candidates
 from tk9.research.citations import ReferenceRegistry, check_citations
 from tk9.research.coverage import (
     Coverage,
     describe_corpus,
+    describe_report,
     describe_uncovered,
     measure,
     payload,
@@ -27,21 +29,18 @@ from tk9.research.documents import Document
 from tk9.research.emitter import Emitter
 from tk9.research.engine import Engine
 from tk9.research.extractive import ExtractiveEngine
-from tk9.research.kinship import with_found_kin
 from tk9.research.publish import render_all, write_atomic
 from tk9.research.relevance import (
     Judged,
     Relevance,
     describe_nothing,
-    is_main,
-    judge,
     marginal,
 )
 from tk9.research.report import Outline, Report, SectionDraft, slugify
 from tk9.research.retrieval import Retriever
-from tk9.research.semantic import Embedder, Matrix, dense, lexical, similarities
-from tk9.research.subject import Subject, parse, refine, required, weighted
-from tk9.research.text import counted, sentences, terms, words
+from tk9.research.semantic import Embedder, dense, lexical
+from tk9.research.subject import Subject, parse, required
+from tk9.research.text import counted, terms, words
 from tk9.research.translate import Translator, choose_translator, untranslated_warning
 from tk9.research.validate import SOURCE_LANGUAGE
 
@@ -53,15 +52,9 @@ BANDS: dict[AgentName, tuple[int, int]] = {
     AgentName.PUBLISHER: (70, 85),
     AgentName.TRANSLATOR: (85, 100),
 }
-INITIAL_SOURCES = 14
-"""The most documents a report draws on (those judged most on the subject)."""
 CONTEXT_SOURCES = 10
 """The most *context* sources (:attr:`.relevance.Judged.context`) the extractive engine adds,
 quoting only their sentences that name the subject."""
-BROWSER_CANDIDATES = 60
-DENSE_CANDIDATES = 30
-"""Passages the hybrid search adds (their documents) when the embedding model is loaded."""
-"""Matches the Browser judges for relevance."""
 FULL_REPORT = 8
 """Fewer documents on the subject than this: a shorter report, and it says why."""
 SECTION_SOURCES = 6
@@ -134,33 +127,8 @@ class Pipeline:
         if relevance.unknown and self.retriever.web is None:
             # a word no document uses: whatever else matches is about something else
             raise ResearchError(describe_nothing(self.subject, relevance.unknown))
-        query = f"{understood.core} {understood.field}".strip()
-        candidates = await self.retriever.search(query, BROWSER_CANDIDATES)
-        for key in understood.phrases if len(understood.phrases) > 1 else ():
-            # each run of words alone too: "ancient Rome" finds what "economy" drowns out
-            extra = await self.retriever.search(key.text, BROWSER_CANDIDATES // 2)
-            known = {d.uri for d in candidates}
-            candidates += [d for d in extra if d.uri not in known]
-        if DENSE_CANDIDATES and self.retriever.embedder is not None:
-            # passages close in meaning: articles on the subject that never use its words
-            known = {d.uri for d in candidates}
-            for hit in await self.retriever.passages(query, DENSE_CANDIDATES):
-                if hit.document.uri not in known:
-                    known.add(hit.document.uri)
-                    candidates.append(hit.document)
-        weights = {c.root: c.weight for c in relevance.concepts}
-        understood = weighted(refine(understood, candidates), weights)
+        candidates, understood, named = await gather(self.retriever, understood, relevance)
         self.understood = understood
-        named: set[str] = set()
-        if self.retriever.embedder is not None:
-            # what the subject's own article names: its parts, even those that never name it
-            mains = [d for d in candidates if is_main(understood, d)]
-            known = {d.uri for d in candidates}
-            for doc in await self.retriever.named_by(mains):
-                named.add(doc.uri)
-                if doc.uri not in known:
-                    known.add(doc.uri)
-                    candidates.append(doc)
         await self._step(
             agent,
             0.6,
@@ -168,7 +136,9 @@ class Pipeline:
             + ", ".join(f"“{p.text}”" for p in understood.phrases),
         )
         self.embedder = self._embedder()
-        judged, phrase_sims = await asyncio.to_thread(self._judge, understood, candidates, named)
+        judged, phrase_sims = await asyncio.to_thread(
+            judge_candidates, self.embedder, understood, candidates, named
+        )
         self.judged = judged
         if phrase_sims is not None:
             for i, doc in enumerate(candidates):
@@ -178,7 +148,7 @@ class Pipeline:
         coverage = measure(
             understood,
             found,
-            None if phrase_sims is None else _columns(phrase_sims, candidates, found),
+            None if phrase_sims is None else columns(phrase_sims, candidates, found),
             self.embedder.covers,
         )
         self.coverage = coverage
@@ -222,40 +192,6 @@ class Pipeline:
         """The sentence-embedding model when the retriever has one, else TF-IDF vectors."""
         model = self.retriever.embedder
         return lexical() if model is None else dense(model.embed)
-
-    def _judge(
-        self, understood: Subject, candidates: list[Document], named: set[str]
-    ) -> tuple[list[Judged], Matrix | None]:
-        """Judge the candidates (blocking: embeds them). Returns the judgements and, with a
-        dense embedder, the similarity of each key phrase to each candidate."""
-        embedder = self.embedder
-        if embedder.kind != "dense" or not candidates:
-            return judge(understood, candidates, None, None), None
-        query = understood.text  # meaning with its framing: "Invention of the telephone" is
-        # closer to *Alexander Graham Bell* (0.66) than "telephone" is (0.46)
-        phrases = [p.text for p in understood.phrases]
-        texts = [query, *phrases, *(_passage(d) for d in candidates)]
-        vectors = embedder.embed(texts)
-        heads, docs = vectors[: 1 + len(phrases)], vectors[1 + len(phrases) :]
-        sims = similarities(heads, docs)
-        # cosine with the closest required phrase (:func:`.subject.required`)
-        rows = [understood.phrases.index(k) + 1 for k in required(understood)]
-        near = sims[rows].max(axis=0) if rows else None
-        # the subject's own articles as a second anchor (see :func:`.relevance.judge`)
-        mains = [i for i, d in enumerate(candidates) if is_main(understood, d)]
-        kin = similarities(docs[mains], docs).max(axis=0) if mains else None
-        judged = judge(
-            understood,
-            candidates,
-            list(sims[0]),
-            None if near is None else list(near),
-            (embedder.on_subject, 0.03, embedder.covers, 0.2),
-            None if kin is None else [float(v) for v in kin],
-            named,
-        )
-        # what names the subject and resembles the documents found on it (:mod:`.kinship`)
-        judged = with_found_kin(understood, judged, candidates, docs, INITIAL_SOURCES)
-        return judged, sims[1:]
 
     # --- Editor: title and outline -------------------------------------------------------
 
@@ -421,30 +357,9 @@ class Pipeline:
             for t in [report.introduction, report.conclusion, *(b for _, b in report.sections)]
         )
         on_subject = sum(j.on_subject for j in self.judged) or len(self.initial)
-        named = len(self.context)
-        about = [
-            f"{coverage.summary()} The report quotes {counted(len(cited), 'source')} of "
-            f"{counted(on_subject, 'document')} the corpus holds on the subject"
-            + (
-                f" and {counted(named, 'document')} that {'names' if named == 1 else 'name'} it"
-                if named
-                else ""
-            )
-            + f" ({prose:,} words of prose)."
-        ]
-        if named:
-            about.append(
-                "From a document that only names the subject, the report quotes just the "
-                "sentences that name it."
-            )
-        if on_subject < FULL_REPORT:
-            about.append(
-                f"The corpus holds only {counted(on_subject, 'document')} on this subject, so "
-                "this report is shorter than a full one (800–1,500 words)."
-            )
-        if understood.framing:
-            about.append(f"The subject was read as asking about: {understood.framing}.")
-        return " ".join(about)
+        return describe_report(
+            coverage, understood, len(cited), on_subject, len(self.context), prose, FULL_REPORT
+        )
 
     async def _without_repeats(
         self, introduction: str, sections: list[tuple[str, str]]
@@ -526,15 +441,3 @@ def _mentions(doc: Document, heading: str) -> bool:
     return bool(wanted) and (
         set(terms(doc.title)) == wanted or wanted <= set(terms(f"{doc.title} {doc.body}"))
     )
-
-
-def _passage(doc: Document) -> str:
-    """What a document is about, for its embedding: its title and opening sentences."""
-    opening = " ".join(sentences(doc.body)[:3])
-    return f"{doc.title}. {opening}"[:1500]
-
-
-def _columns(sims: Matrix, candidates: list[Document], chosen: list[Document]) -> list[list[float]]:
-    """Phrase × candidate similarities restricted to ``chosen`` (a subset of candidates)."""
-    where = {d.uri: i for i, d in enumerate(candidates)}
-    return [[float(row[where[d.uri]]) for d in chosen if d.uri in where] for row in sims]
