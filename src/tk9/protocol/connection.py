@@ -27,14 +27,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
-
 from tk9.errors import CloseCode, ProtocolError, should_reconnect
 from tk9.events import Entry
+from tk9.protocol.client_frames import parse_client_frame, plain_ack_seq
 from tk9.protocol.cursor import ResetReason
 from tk9.protocol.messages import (
-    CLIENT_FRAME,
-    Ack,
     ClientPing,
     ClientPong,
     ErrorFrame,
@@ -83,15 +80,6 @@ class AckObserved:
 
 
 Output = ServerFrameOut | Close | AckObserved
-
-
-def _plain_ack_seq(raw: object) -> int | None:
-    """The ``seq`` of exactly ``{"type": "ack", "seq": N}`` with ``N`` an int >= 0, else
-    ``None`` (anything else goes through the full validation)."""
-    if type(raw) is not dict or len(raw) != 2 or raw.get("type") != "ack":
-        return None
-    seq = raw.get("seq")
-    return seq if type(seq) is int and seq >= 0 else None
 
 
 @dataclass(slots=True)
@@ -276,7 +264,7 @@ class ServerConnection:
             return []
         self._heard(now)
         try:
-            frame = self._parse(data)
+            frame = parse_client_frame(data, self.config.max_frame_bytes)
         except ProtocolError as exc:
             return [self._close(exc.close_code, exc.message, exc.code)]
         if isinstance(frame, int):
@@ -295,7 +283,7 @@ class ServerConnection:
         if self.closed is not None or len(data) > 64:
             return None
         try:
-            seq = _plain_ack_seq(json.loads(data))
+            seq = plain_ack_seq(json.loads(data))
         except ValueError:
             return None
         if seq is None:
@@ -308,44 +296,6 @@ class ServerConnection:
         if self._hb is not None:
             self._hb.last_received_at = now
             self._hb.ping_outstanding_at = None
-
-    def _parse(self, data: str | bytes) -> ClientPing | ClientPong | Ack | int:
-        """The client frame; a valid plain ack (the frame viewers send most) as its ``seq``."""
-        if isinstance(data, bytes):
-            raise ProtocolError(
-                "binary frames are not part of the protocol", CloseCode.UNSUPPORTED_DATA
-            )
-        if len(data) > self.config.max_frame_bytes or (
-            len(data) * 4 > self.config.max_frame_bytes
-            and len(data.encode("utf-8")) > self.config.max_frame_bytes
-        ):
-            raise ProtocolError(
-                f"frame larger than {self.config.max_frame_bytes} bytes", CloseCode.FRAME_TOO_LARGE
-            )
-        try:
-            raw = json.loads(data)
-        except ValueError:
-            raise ProtocolError("frame is not valid JSON", CloseCode.MALFORMED_FRAME) from None
-        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-            raise ProtocolError(
-                "frame must be a JSON object with a type", CloseCode.MALFORMED_FRAME
-            )
-        if raw["type"] not in ("ping", "pong", "ack"):
-            raise ProtocolError(
-                f"unknown frame type {raw['type'][:32]!r}", CloseCode.UNKNOWN_FRAME_TYPE
-            )
-        # the frame a viewer sends most: a valid one skips the generic validator
-        seq = _plain_ack_seq(raw)
-        if seq is not None:
-            return seq  # no model built per ack
-        try:
-            return CLIENT_FRAME.validate_python(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ProtocolError(
-                f"invalid {raw['type']} frame: {where}: {first['msg']}", CloseCode.MALFORMED_FRAME
-            ) from None
 
     def _on_ack(self, seq: int, now: float) -> list[Output]:
         if seq > self.cursor:
